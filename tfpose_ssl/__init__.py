@@ -1,0 +1,1 @@
+"""tfpose_ssl: semi-supervised top-down human pose estimation in TensorFlow/Keras."""
