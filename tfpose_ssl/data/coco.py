@@ -1,0 +1,208 @@
+"""Reads COCO person-keypoint datasets (train2017/val2017, the synthetic set, any COCO JSON).
+
+`CocoKeypoints` names a dataset on disk; `load_instances` turns it into `Instances`: flat NumPy
+arrays, one row per person box, ready for `tf.data.Dataset.from_tensor_slices`.
+"""
+
+import dataclasses
+import json
+import os
+
+import gin
+import numpy as np
+
+from tfpose_ssl import keypoints as kp
+
+
+def resolve_path(path):
+  """Resolves a relative path against the directory the user ran the command from.
+
+  Under `bazel run` that directory is `BUILD_WORKING_DIRECTORY`; otherwise the current one.
+  """
+  if path is None:
+    return None
+  path = os.path.expanduser(str(path))
+  if os.path.isabs(path):
+    return path
+  base = os.environ.get("BUILD_WORKING_DIRECTORY", os.getcwd())
+  return os.path.normpath(os.path.join(base, path))
+
+
+class DataError(ValueError):
+  """A dataset file is missing or not what it claims to be (raised before any training)."""
+
+
+@gin.configurable
+@dataclasses.dataclass(frozen=True)
+class CocoKeypoints:
+  """A COCO-format keypoint dataset: an annotation JSON and the folder of its images.
+
+  Relative `annotation_file` / `image_dir` are taken relative to `root` when it is given,
+  then relative to the directory the command was run from.
+  """
+  annotation_file: str
+  image_dir: str
+  root: str = None
+
+  def _join(self, path):
+    if self.root and not os.path.isabs(path):
+      path = os.path.join(self.root, path)
+    return resolve_path(path)
+
+  @property
+  def annotation_path(self):
+    return self._join(self.annotation_file)
+
+  @property
+  def image_path(self):
+    return self._join(self.image_dir)
+
+
+@dataclasses.dataclass
+class Instances:
+  """Person instances as parallel arrays (N rows)."""
+  image_paths: np.ndarray  # [N] str
+  image_ids: np.ndarray  # [N] int64
+  ann_ids: np.ndarray  # [N] int64; -1 for detector boxes
+  boxes: np.ndarray  # [N, 4] float32, COCO xywh, clipped to the image
+  keypoints: np.ndarray  # [N, J, 3] float32 (x, y, v); zeros when unknown
+  areas: np.ndarray  # [N] float32
+  scores: np.ndarray  # [N] float32; 1 for ground-truth boxes
+
+  def __len__(self):
+    return len(self.image_ids)
+
+  def select(self, rows):
+    """The instances at `rows` (an index array or boolean mask)."""
+    return Instances(**{f.name: getattr(self, f.name)[rows] for f in dataclasses.fields(self)})
+
+
+def read_annotations(annotation_path):
+  """Loads and checks a COCO keypoint annotation JSON; returns the parsed dict."""
+  if not os.path.isfile(annotation_path):
+    raise DataError(f"annotation file not found: {annotation_path}")
+  try:
+    with open(annotation_path) as f:
+      data = json.load(f)
+  except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    raise DataError(f"{annotation_path}: not valid JSON ({e})") from e
+  if not isinstance(data, dict):
+    raise DataError(f"{annotation_path}: expected a COCO dict, found {type(data).__name__}")
+  for key in ("images", "annotations", "categories"):
+    if key not in data:
+      raise DataError(f"{annotation_path}: not COCO keypoint format, no '{key}' list")
+  person = [c for c in data["categories"] if c.get("id") == 1 or c.get("name") == "person"]
+  if not person:
+    raise DataError(f"{annotation_path}: no 'person' category (id 1)")
+  names = person[0].get("keypoints")
+  if names is not None and len(names) != kp.NUM_JOINTS:
+    raise DataError(f"{annotation_path}: person category has {len(names)} keypoints, "
+                    f"expected {kp.NUM_JOINTS} (COCO)")
+  return data
+
+
+def clip_box(box, width, height):
+  """SimpleBaseline's box sanitation: clip xywh to the image; None if nothing is left."""
+  x, y, w, h = (float(v) for v in box)
+  x1, y1 = max(0.0, x), max(0.0, y)
+  x2 = min(width - 1.0, x1 + max(0.0, w - 1.0))
+  y2 = min(height - 1.0, y1 + max(0.0, h - 1.0))
+  if w <= 0 or h <= 0 or x2 < x1 or y2 < y1 or x >= width or y >= height:
+    return None
+  return [x1, y1, x2 - x1 + 1.0, y2 - y1 + 1.0]
+
+
+def load_instances(dataset, detections=None, score_threshold=0.0, require_keypoints=True):
+  """Person instances of `dataset` (a `CocoKeypoints`) as `Instances`.
+
+  Args:
+    dataset: the `CocoKeypoints` to read.
+    detections: optional path of a COCO detection-results JSON (list of dicts with `image_id`,
+      `category_id`, `bbox`, `score`); when given, its person boxes replace the ground truth
+      (keypoints are zeros) and boxes scoring below `score_threshold` are dropped.
+    score_threshold: detection score threshold (SimpleBaseline uses 0.0 on val, see config).
+    require_keypoints: with ground-truth boxes, keep only instances with `num_keypoints > 0`
+      (training); crowd instances and degenerate boxes are always dropped.
+  Returns:
+    (`Instances`, counts) where counts is a dict of how many annotations were skipped and why.
+  """
+  data = read_annotations(dataset.annotation_path)
+  image_dir = dataset.image_path
+  images = {}
+  for im in data["images"]:
+    images[im["id"]] = im
+  counts = {"crowd": 0, "no_keypoints": 0, "bad_box": 0, "bad_keypoints": 0,
+            "unknown_image": 0, "low_score": 0, "not_person": 0}
+  rows = []
+  if detections is None:
+    for ann in data["annotations"]:
+      if ann.get("category_id", 1) != 1:
+        counts["not_person"] += 1
+        continue
+      if ann.get("iscrowd", 0):
+        counts["crowd"] += 1
+        continue
+      image = images.get(ann.get("image_id"))
+      if image is None:
+        counts["unknown_image"] += 1
+        continue
+      box = clip_box(ann.get("bbox", [0, 0, 0, 0]), image["width"], image["height"])
+      if box is None:
+        counts["bad_box"] += 1
+        continue
+      kps = ann.get("keypoints") or [0] * (3 * kp.NUM_JOINTS)
+      if len(kps) != 3 * kp.NUM_JOINTS:
+        raise DataError(f"{dataset.annotation_path}: annotation id {ann.get('id')} has "
+                        f"{len(kps) // 3} keypoints, expected {kp.NUM_JOINTS}")
+      kps = np.asarray(kps, np.float32).reshape(kp.NUM_JOINTS, 3)
+      if not np.all(np.isfinite(kps)):
+        counts["bad_keypoints"] += 1
+        continue
+      if require_keypoints and not np.any(kps[:, 2] > 0):
+        counts["no_keypoints"] += 1
+        continue
+      rows.append((image, ann["id"], box, kps, float(ann.get("area", box[2] * box[3])), 1.0))
+  else:
+    detections_path = resolve_path(detections)
+    if not os.path.isfile(detections_path):
+      raise DataError(f"detection results not found: {detections_path}")
+    with open(detections_path) as f:
+      try:
+        dets = json.load(f)
+      except json.JSONDecodeError as e:
+        raise DataError(f"{detections_path}: not valid JSON ({e})") from e
+    if not isinstance(dets, list):
+      raise DataError(f"{detections_path}: expected a list of COCO detection results")
+    for det in dets:
+      if det.get("category_id", 1) != 1:
+        counts["not_person"] += 1
+        continue
+      image = images.get(det.get("image_id"))
+      if image is None:
+        counts["unknown_image"] += 1
+        continue
+      score = float(det.get("score", 1.0))
+      if score < score_threshold:
+        counts["low_score"] += 1
+        continue
+      box = clip_box(det["bbox"], image["width"], image["height"])
+      if box is None:
+        counts["bad_box"] += 1
+        continue
+      kps = np.zeros((kp.NUM_JOINTS, 3), np.float32)
+      rows.append((image, -1, box, kps, box[2] * box[3], score))
+  return _to_instances(rows, image_dir), counts
+
+
+def _to_instances(rows, image_dir):
+  n = len(rows)
+  return Instances(
+      image_paths=np.array([os.path.join(image_dir, r[0]["file_name"]) for r in rows], dtype=object)
+      if n else np.zeros([0], dtype=object),
+      image_ids=np.array([r[0]["id"] for r in rows], np.int64),
+      ann_ids=np.array([r[1] for r in rows], np.int64),
+      boxes=np.array([r[2] for r in rows], np.float32).reshape(n, 4),
+      keypoints=np.array([r[3] for r in rows], np.float32).reshape(n, kp.NUM_JOINTS, 3),
+      areas=np.array([r[4] for r in rows], np.float32),
+      scores=np.array([r[5] for r in rows], np.float32),
+  )
