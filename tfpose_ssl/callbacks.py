@@ -1,0 +1,108 @@
+"""Training callbacks: checkpoints, TensorBoard scalars, periodic validation, NaN guard."""
+
+import math
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+class NonFiniteLossError(FloatingPointError):
+  """Training produced a NaN or Inf loss; the last good checkpoint is kept."""
+
+
+def current_step(trainer):
+  return int(trainer.student_optimizers[0].iterations.numpy())
+
+
+class CheckpointCallback(keras.callbacks.Callback):
+  """Saves students, optimizers and the step at epoch ends and every `every_steps` steps.
+
+  A NaN/Inf loss raises `NonFiniteLossError` before the bad weights can be saved.
+  """
+
+  def __init__(self, manager, every_steps=0):
+    super().__init__()
+    self.manager = manager
+    self.every_steps = every_steps
+
+  def save(self):
+    step = current_step(self.model)
+    if self.manager.latest_checkpoint is None or not self.manager.latest_checkpoint.endswith(
+        f"-{step}"):
+      self.manager.save(checkpoint_number=step)
+
+  def on_train_batch_end(self, batch, logs=None):
+    logs = logs or {}
+    for name, value in logs.items():
+      if name.endswith("loss") and not math.isfinite(float(value)):
+        raise NonFiniteLossError(
+            f"{name} became {float(value)} at step {current_step(self.model)}; training "
+            f"stopped. Last good checkpoint: {self.manager.latest_checkpoint}")
+    if self.every_steps and current_step(self.model) % self.every_steps == 0:
+      self.save()
+
+  def on_epoch_end(self, epoch, logs=None):
+    self.save()
+
+
+class SummaryCallback(keras.callbacks.Callback):
+  """Writes the logged losses/metrics and the learning rate to TensorBoard every N steps."""
+
+  def __init__(self, writer, every_steps=50):
+    super().__init__()
+    self.writer = writer
+    self.every_steps = max(1, every_steps)
+    self._last = None
+
+  def _write(self, logs):
+    step = current_step(self.model)
+    with self.writer.as_default(step=step):
+      for name, value in (logs or {}).items():
+        tf.summary.scalar(f"train/{name}", float(value))
+      for i, optimizer in enumerate(self.model.student_optimizers):
+        tf.summary.scalar(f"train/learning_rate_{i + 1}", float(optimizer.learning_rate))
+      now = time.time()
+      if self._last is not None:
+        tf.summary.scalar("train/steps_per_second", self.every_steps / max(now - self._last, 1e-9))
+      self._last = now
+    self.writer.flush()
+
+  def on_train_batch_end(self, batch, logs=None):
+    if current_step(self.model) % self.every_steps == 0:
+      self._write(logs)
+
+  def on_epoch_end(self, epoch, logs=None):
+    self._write(logs)
+
+
+class ValidationCallback(keras.callbacks.Callback):
+  """Every `every_epochs` epochs, scores the students on the validation set (COCO AP, PCK)."""
+
+  def __init__(self, evaluate_fn, writer, every_epochs, last_epoch):
+    super().__init__()
+    self.evaluate_fn = evaluate_fn
+    self.writer = writer
+    self.every_epochs = every_epochs
+    self.last_epoch = last_epoch
+
+  def on_epoch_end(self, epoch, logs=None):
+    done = epoch + 1
+    if not self.every_epochs or done % self.every_epochs or done == self.last_epoch:
+      return  # the final evaluation runs after training
+    report = self.evaluate_fn()
+    write_validation(self.writer, report, current_step(self.model))
+    print(" | ".join(f"{name} AP {100 * m['AP']:.1f}" for name, m in report.items()
+                     if not name.startswith("_")), flush=True)
+
+
+def write_validation(writer, report, step):
+  with writer.as_default(step=step):
+    for name, metrics in report.items():
+      if name.startswith("_"):
+        continue
+      for key in ("AP", "AP50", "AP75", "AR", "PCK"):
+        if key in metrics and np.isfinite(metrics[key]):
+          tf.summary.scalar(f"val/{name}/{key}", metrics[key])
+  writer.flush()

@@ -1,0 +1,198 @@
+r"""Trains a top-down pose model (supervised, or the dual-student method) from a gin config.
+
+  python -m tfpose_ssl.train --config=configs/synthetic.gin [--gin_bindings=...] [--workdir=...]
+  bazel run //tfpose_ssl:train -- --config=configs/partial_2k.gin \
+      --gin_bindings="COCO_ROOT='/data/coco'"
+
+The workdir (default runs/<config name>) receives config.gin, checkpoints/ (students,
+optimizers, step), tensorboard/, results JSONs, summary.json/.md and skeletons.png. Running the
+same command again resumes from the last checkpoint.
+"""
+
+import json
+import os
+import time
+
+from absl import app
+from absl import flags
+import gin
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfpose_ssl import callbacks as callbacks_lib
+from tfpose_ssl import config as config_lib
+from tfpose_ssl import eval as eval_lib
+from tfpose_ssl import io_utils
+from tfpose_ssl import task as task_lib
+from tfpose_ssl import visualize
+from tfpose_ssl.data import coco
+from tfpose_ssl.data import pipeline
+from tfpose_ssl.data import splits
+from tfpose_ssl.trainers import supervised
+
+
+def make_strategy(name):
+  """'mirrored' (all local devices), or 'default' (no distribution)."""
+  if name == "mirrored":
+    return tf.distribute.MirroredStrategy()
+  if name == "default":
+    return tf.distribute.get_strategy()
+  raise ValueError(f"unknown strategy {name!r}; expected 'mirrored' or 'default'")
+
+
+def learning_rate_schedule(learning_rate, total_steps, decay_at, decay_factor):
+  """Step decay: x`decay_factor` at each fraction of training in `decay_at` (paper: 0.7, 0.9)."""
+  boundaries = sorted({max(1, int(round(f * total_steps))) for f in decay_at})
+  values = [learning_rate * decay_factor ** i for i in range(len(boundaries) + 1)]
+  return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+
+
+def labeled_instances(task, num_labeled, split_mode, split_seed, split_file, workdir):
+  """Labeled (and held-out unlabeled) training instances, honouring a COCO-Partial split."""
+  if task.train_set is None:
+    raise ValueError("PoseTask.train_set is not configured")
+  instances, counts = coco.load_instances(task.train_set)
+  skipped = {k: v for k, v in counts.items() if v}
+  print(f"train set: {len(instances)} instances with keypoints"
+        + (f" (skipped {skipped})" if skipped else ""), flush=True)
+  if not num_labeled:
+    return instances, instances.select(np.zeros(len(instances), bool))
+  path = coco.resolve_path(split_file) if split_file else os.path.join(workdir, "split.json")
+  split = splits.get_or_make_split(instances, path, num_labeled, split_seed, split_mode)
+  return splits.apply_split(instances, split, source=path)
+
+
+@gin.configurable(denylist=["workdir"])
+def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=100,
+          steps_per_epoch=None, batch_size=32, learning_rate=1e-3, lr_decay_at=(0.7, 0.9),
+          lr_decay_factor=0.1, num_labeled=None, split_mode="random", split_seed=0,
+          split_file=None, seed=0, eval_every_epochs=10, max_val_instances=None,
+          checkpoint_every_steps=0, keep_checkpoints=3, summary_every_steps=50,
+          strategy="mirrored", num_visualized=8, verbose="auto"):
+  """Trains, checkpoints, validates; returns the final evaluation report.
+
+  Args:
+    workdir: output folder (created; an existing run there is resumed).
+    task: the `PoseTask` (data, sizes, model); None builds one from the gin config.
+    trainer_fn: `SupervisedTrainer` or `DualStudentTrainer` (called with `build_model`).
+    epochs: training epochs; `steps_per_epoch` steps each (default: labeled instances //
+      batch_size).
+    batch_size: labeled crops per step (global, over all replicas).
+    learning_rate, lr_decay_at, lr_decay_factor: Adam with step decay at these fractions of
+      training (paper: 1e-3, x0.1 at 70% and 90%).
+    num_labeled, split_mode, split_seed, split_file: COCO-Partial: train on `num_labeled`
+      instances (None: all); the split JSON defaults to <workdir>/split.json.
+    seed: seeds initialization and the data streams.
+    eval_every_epochs: validation AP every this many epochs (0: only at the end).
+    max_val_instances: validate on the first N val instances only (None: all).
+    checkpoint_every_steps: extra checkpoints inside an epoch (0: only at epoch ends).
+    strategy: 'mirrored' or 'default'.
+  """
+  task = task or task_lib.PoseTask()
+  workdir = coco.resolve_path(workdir)
+  os.makedirs(workdir, exist_ok=True)
+  io_utils.atomic_write_text(os.path.join(workdir, config_lib.SAVED_CONFIG), gin.config_str())
+  keras.utils.set_random_seed(seed)
+  codec = task.codec
+  labeled, unlabeled = labeled_instances(task, num_labeled, split_mode, split_seed, split_file,
+                                         workdir)
+  del unlabeled  # used by the semi-supervised trainer (issue 3)
+  if len(labeled) < batch_size:
+    raise ValueError(f"{len(labeled)} labeled instances is fewer than one batch ({batch_size})")
+  steps_per_epoch = steps_per_epoch or len(labeled) // batch_size
+  total_steps = epochs * steps_per_epoch
+  schedule = learning_rate_schedule(learning_rate, total_steps, lr_decay_at, lr_decay_factor)
+
+  distribution = make_strategy(strategy)
+  with distribution.scope():
+    trainer = trainer_fn(build_model=task.build_model)
+    trainer.compile([keras.optimizers.Adam(schedule) for _ in trainer.students])
+  checkpoint = tf.train.Checkpoint(**trainer.checkpoint_items())
+  manager = tf.train.CheckpointManager(checkpoint, os.path.join(workdir, "checkpoints"),
+                                       max_to_keep=keep_checkpoints)
+  if manager.latest_checkpoint:
+    checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+    print(f"resumed from {manager.latest_checkpoint}", flush=True)
+  step = callbacks_lib.current_step(trainer)
+
+  writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard"))
+
+  def validate():
+    return eval_lib.evaluate(trainer.students, task, max_instances=max_val_instances,
+                             out_dir=os.path.join(workdir, "results"))
+
+  callbacks = [
+      callbacks_lib.CheckpointCallback(manager, checkpoint_every_steps),
+      callbacks_lib.SummaryCallback(writer, summary_every_steps),
+  ]
+  if task.val_set is not None:
+    callbacks.append(callbacks_lib.ValidationCallback(validate, writer, eval_every_epochs,
+                                                      epochs))
+  start = time.time()
+  start_step = step
+  while step < total_steps:
+    epoch = step // steps_per_epoch
+    # A run resumed inside an epoch first finishes that epoch, then continues whole epochs.
+    partial = step % steps_per_epoch != 0
+    data = pipeline.labeled_dataset(labeled, codec, batch_size, seed=seed, start_step=step,
+                                    padding=task.padding)
+    trainer.fit(data, initial_epoch=epoch, epochs=epoch + 1 if partial else epochs,
+                steps_per_epoch=steps_per_epoch - step % steps_per_epoch,
+                callbacks=callbacks, verbose=verbose, shuffle=False)
+    step = callbacks_lib.current_step(trainer)
+  train_seconds = time.time() - start
+  if task.val_set is None:
+    return {}
+  report = validate()
+  callbacks_lib.write_validation(writer, report, step)
+  write_summary(workdir, report, task, step, train_seconds, steps_done=step - start_step,
+                num_visualized=num_visualized)
+  return report
+
+
+def write_summary(workdir, report, task, step, train_seconds, steps_done, num_visualized):
+  """summary.json, summary.md and skeletons.png of the final evaluation."""
+  metrics = {k: v for k, v in report.items() if not k.startswith("_")}
+  summary = {"step": step, "train_seconds": round(train_seconds, 1), "steps_this_run": steps_done,
+             "val_set": task.val_set.annotation_path, "metrics": metrics}
+  io_utils.atomic_write_text(os.path.join(workdir, "summary.json"), json.dumps(summary, indent=1))
+  best = max(metrics, key=lambda name: metrics[name]["AP"])
+  meta = metrics[best].get("PCK_meta", {})
+  lines = [f"# Results at step {step}", "", eval_lib.format_report(report), ""]
+  if meta:
+    lines += [f"PCK@0.1 per meta-joint ({best}):", "",
+              "| " + " | ".join(meta) + " |", "|" + "---|" * len(meta),
+              "| " + " | ".join(f"{100 * v:.1f}" for v in meta.values()) + " |", ""]
+  io_utils.atomic_write_text(os.path.join(workdir, "summary.md"), "\n".join(lines))
+  print("\n".join(lines), flush=True)
+  if num_visualized:
+    instances = report["_instances"]
+    xy, scores = report["_predictions"][best]
+    images = []
+    for image_id in list(dict.fromkeys(instances.image_ids.tolist()))[:num_visualized]:
+      rows = instances.image_ids == image_id
+      image = visualize.read_rgb(instances.image_paths[rows][0])
+      images.append(visualize.draw_skeletons(image, xy[rows], scores[rows]))
+    visualize.save_png(os.path.join(workdir, "skeletons.png"), visualize.tile(images))
+
+
+FLAGS = flags.FLAGS
+
+
+def _define_flags():
+  config_lib.define_flags()
+  flags.DEFINE_string("workdir", None, "Output folder (default: runs/<config name>).")
+
+
+def main(argv):
+  del argv
+  files = config_lib.parse(FLAGS.config, FLAGS.gin_bindings)
+  workdir = FLAGS.workdir or os.path.join(
+      "runs", os.path.splitext(os.path.basename(files[-1]))[0])
+  train(workdir=workdir)
+
+
+if __name__ == "__main__":
+  _define_flags()
+  app.run(main)

@@ -1,0 +1,61 @@
+"""Supervised top-down training of one student (the paper's "Supervised Baseline", Eq. 1)."""
+
+import gin
+import keras
+import tensorflow as tf
+
+from tfpose_ssl import losses
+
+
+def global_batch_size(local_batch):
+  """Batch size summed over replicas, for losses that sum to the single-device value."""
+  replicas = tf.distribute.get_strategy().num_replicas_in_sync
+  return tf.cast(tf.shape(local_batch)[0] * replicas, tf.float32)
+
+
+def build_optimizers(optimizers, students):
+  """Creates every optimizer variable now (PLATFORM.md: lazy building fails under a strategy)."""
+  for optimizer, student in zip(optimizers, students):
+    optimizer.build(student.trainable_variables)
+
+
+@gin.configurable(denylist=["build_model"])
+class SupervisedTrainer(keras.Model):
+  """Trains one model on labeled crops with the weighted heatmap MSE.
+
+  Batches are dicts {'image', 'heatmaps', 'target_weight'} from `pipeline.labeled_dataset`.
+  """
+
+  def __init__(self, build_model, **kwargs):
+    super().__init__(**kwargs)
+    self.student_1 = build_model()
+    self.students = [self.student_1]
+    self.loss_tracker = keras.metrics.Mean(name="loss")
+    self.built = True  # PLATFORM.md: else fit() calls self(x) on the first element.
+
+  def compile(self, optimizers, **kwargs):  # pylint: disable=arguments-differ
+    super().compile(optimizer=optimizers[0], **kwargs)
+    self.student_optimizers = list(optimizers)
+    build_optimizers(self.student_optimizers, self.students)
+
+  def checkpoint_items(self):
+    return {"student_1": self.student_1, "optimizer_1": self.student_optimizers[0]}
+
+  def call(self, images, training=False):
+    return self.student_1(images, training=training)
+
+  @property
+  def metrics(self):
+    return [self.loss_tracker]
+
+  def train_step(self, data):
+    labeled = data[0] if isinstance(data, tuple) else data
+    with tf.GradientTape() as tape:
+      predictions = self.student_1(labeled["image"], training=True)
+      per_example = losses.heatmap_mse(predictions, labeled["heatmaps"], labeled["target_weight"])
+      loss = tf.reduce_sum(per_example) / global_batch_size(per_example)
+    variables = self.student_1.trainable_variables
+    gradients = tape.gradient(loss, variables)
+    self.student_optimizers[0].apply_gradients(zip(gradients, variables))
+    self.loss_tracker.update_state(tf.reduce_mean(per_example))
+    return {"loss": self.loss_tracker.result()}
