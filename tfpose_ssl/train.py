@@ -72,6 +72,9 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
           strategy="mirrored", num_visualized=8, verbose="auto"):
   """Trains, checkpoints, validates; returns the final evaluation report.
 
+  The report maps each model (student_1, ...) to its metrics; '_history' holds the per-epoch
+  training logs of this run.
+
   Args:
     workdir: output folder (created; an existing run there is resumed).
     task: the `PoseTask` (data, sizes, model); None builds one from the gin config.
@@ -131,20 +134,23 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
                                                       epochs))
   start = time.time()
   start_step = step
+  history = []
   while step < total_steps:
     epoch = step // steps_per_epoch
     # A run resumed inside an epoch first finishes that epoch, then continues whole epochs.
     partial = step % steps_per_epoch != 0
     data = pipeline.labeled_dataset(labeled, codec, batch_size, seed=seed, start_step=step,
                                     padding=task.padding)
-    trainer.fit(data, initial_epoch=epoch, epochs=epoch + 1 if partial else epochs,
-                steps_per_epoch=steps_per_epoch - step % steps_per_epoch,
-                callbacks=callbacks, verbose=verbose, shuffle=False)
+    fitted = trainer.fit(data, initial_epoch=epoch, epochs=epoch + 1 if partial else epochs,
+                         steps_per_epoch=steps_per_epoch - step % steps_per_epoch,
+                         callbacks=callbacks, verbose=verbose, shuffle=False)
+    history += [dict(zip(fitted.history, values)) for values in zip(*fitted.history.values())]
     step = callbacks_lib.current_step(trainer)
   train_seconds = time.time() - start
   if task.val_set is None:
-    return {}
+    return {"_history": history}
   report = validate()
+  report["_history"] = history
   callbacks_lib.write_validation(writer, report, step)
   write_summary(workdir, report, task, step, train_seconds, steps_done=step - start_step,
                 num_visualized=num_visualized)

@@ -1,0 +1,64 @@
+"""Every shipped gin file parses; config mistakes fail with an error naming them."""
+
+import glob
+import os
+
+import gin
+import tensorflow as tf
+
+from tests import testing
+from tfpose_ssl import config as config_lib
+from tfpose_ssl import task as task_lib
+from tfpose_ssl import train as train_lib  # pylint: disable=unused-import  (registers `train`)
+
+CONFIGS = sorted(glob.glob(os.path.join(testing.REPO_ROOT, "configs", "*.gin")))
+
+
+class ConfigTest(tf.test.TestCase):
+
+  def tearDown(self):
+    gin.clear_config()
+    super().tearDown()
+
+  def test_every_config_parses(self):
+    self.assertGreaterEqual(len(CONFIGS), 9)
+    for path in CONFIGS:
+      with self.subTest(os.path.basename(path)):
+        gin.clear_config()
+        config_lib.parse([path], [])
+        self.assertIn("train.", gin.config_str())
+
+  def test_protocol_files_carry_the_paper_settings(self):
+    expected = {"partial_0.5k.gin": (500, "resnet18"), "partial_1k.gin": (1000, "resnet18"),
+                "partial_2k.gin": (2000, "resnet18"), "partial_5k.gin": (5000, "resnet50"),
+                "partial_10k.gin": (10000, "resnet50")}
+    for name, (num_labeled, backbone) in expected.items():
+      testing.parse_config(name)
+      self.assertEqual(gin.query_parameter("train.num_labeled"), num_labeled)
+      self.assertEqual(gin.query_parameter("simple_baseline.backbone"), backbone)
+      self.assertEqual(gin.query_parameter("train.epochs"), 100)
+      self.assertEqual(tuple(gin.query_parameter("train.lr_decay_at")), (0.7, 0.9))
+    testing.parse_config("additional.gin")
+    self.assertEqual(gin.query_parameter("train.epochs"), 400)
+    self.assertEqual(tuple(gin.query_parameter("train.lr_decay_at")), (0.75, 0.875))
+
+  def test_coco_root_is_one_binding(self):
+    testing.parse_config("partial_2k.gin", ["COCO_ROOT = '/somewhere/coco'"])
+    task = task_lib.PoseTask()
+    self.assertEqual(task.train_set.annotation_path,
+                     "/somewhere/coco/annotations/person_keypoints_train2017.json")
+    self.assertEqual(task.val_set.image_path, "/somewhere/coco/val2017")
+
+  def test_misspelled_binding_names_it(self):
+    with self.assertRaisesRegex(ValueError, "No configurable matching 'trian'"):
+      testing.parse_config("synthetic.gin", ["trian.epochs = 3"])
+    with self.assertRaisesRegex(ValueError, "epoch"):
+      testing.parse_config("synthetic.gin", ["train.epoch = 3"])
+
+  def test_missing_config_file(self):
+    with self.assertRaisesRegex(FileNotFoundError, "nope.gin"):
+      config_lib.parse(["configs/nope.gin"], [])
+
+
+if __name__ == "__main__":
+  tf.test.main()

@@ -1,0 +1,92 @@
+"""Tests of the COCO loader on the real COCO mini set and on hand-made bad files."""
+
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from tests import testing
+from tfpose_ssl import codec as codec_lib
+from tfpose_ssl import geometry
+from tfpose_ssl.data import coco
+from tfpose_ssl.data import pipeline
+
+
+class CocoLoaderTest(tf.test.TestCase):
+
+  def test_reads_coco_mini(self):
+    dataset = testing.coco_mini_dataset()
+    everyone, counts = coco.load_instances(dataset, require_keypoints=False)
+    self.assertLen(everyone, 14)
+    labeled, counts = coco.load_instances(dataset)
+    self.assertLen(labeled, 12)
+    self.assertEqual(counts["no_keypoints"], 2)
+    self.assertEqual(sorted(set(labeled.image_ids.tolist())), [785, 40083, 196141, 197388])
+    row = np.nonzero(labeled.ann_ids == 442619)[0][0]
+    self.assertAllClose(labeled.keypoints[row, 0], [367, 81, 2])
+    self.assertAllClose(labeled.boxes[row], [280.79, 44.73, 218.7, 346.68], atol=1e-3)
+
+  def test_crops_contain_their_keypoints(self):
+    labeled, _ = coco.load_instances(testing.coco_mini_dataset())
+    codec = codec_lib.KeypointCodec((256, 192))
+    center, scale = geometry.box_to_center_scale(labeled.boxes, codec.aspect_ratio)
+    matrices = geometry.affine_from_params(center, scale, np.zeros(len(labeled)), (256, 192))
+    crop_xy = geometry.apply_affine(labeled.keypoints[..., :2], matrices).numpy()
+    labeled_joints = labeled.keypoints[..., 2] > 0
+    inside = ((crop_xy[..., 0] >= 0) & (crop_xy[..., 0] <= 191) & (crop_xy[..., 1] >= 0)
+              & (crop_xy[..., 1] <= 255))
+    self.assertTrue(np.all(inside[labeled_joints]))
+    # And the eval pipeline's crops are real pixels (not the zero fill) there.
+    batch = next(iter(pipeline.eval_dataset(labeled, codec, batch_size=12)))
+    images = batch["image"].numpy()
+    for i in range(12):
+      for x, y in crop_xy[i][labeled_joints[i]]:
+        self.assertGreater(images[i, int(y), int(x)].sum(), 0.0)
+
+  def test_detections(self):
+    root = testing.coco_mini_dir()
+    path = os.path.join(root, "annotations", "person_detection_results_mini.json")
+    dets, _ = coco.load_instances(testing.coco_mini_dataset(), detections=path)
+    self.assertLen(dets, 118)
+    self.assertTrue(np.all(dets.ann_ids == -1))
+    kept, counts = coco.load_instances(testing.coco_mini_dataset(), detections=path,
+                                       score_threshold=0.5)
+    with open(path) as f:
+      expected = sum(d["score"] >= 0.5 for d in json.load(f))
+    self.assertLen(kept, expected)
+    self.assertEqual(counts["low_score"], 118 - expected)
+
+  def test_clip_box(self):
+    self.assertEqual(coco.clip_box([-10, -5, 30, 20], 100, 50), [0.0, 0.0, 30.0, 20.0])
+    self.assertEqual(coco.clip_box([90, 40, 30, 20], 100, 50), [90.0, 40.0, 10.0, 10.0])
+    self.assertIsNone(coco.clip_box([10, 10, 0, 5], 100, 50))
+    self.assertIsNone(coco.clip_box([120, 10, 5, 5], 100, 50))
+
+  def test_structural_errors_name_the_file(self):
+    tmp = self.get_temp_dir()
+    missing = coco.CocoKeypoints(os.path.join(tmp, "nope.json"), tmp)
+    with self.assertRaisesRegex(coco.DataError, "not found.*nope.json"):
+      coco.load_instances(missing)
+    bad = os.path.join(tmp, "truncated.json")
+    with open(bad, "w") as f:
+      f.write('{"images": [')
+    with self.assertRaisesRegex(coco.DataError, "truncated.json: not valid JSON"):
+      coco.load_instances(coco.CocoKeypoints(bad, tmp))
+    no_person = os.path.join(tmp, "no_person.json")
+    with open(no_person, "w") as f:
+      json.dump({"images": [], "annotations": [], "categories": [{"id": 2, "name": "cat"}]}, f)
+    with self.assertRaisesRegex(coco.DataError, "no 'person' category"):
+      coco.load_instances(coco.CocoKeypoints(no_person, tmp))
+    wrong = os.path.join(tmp, "wrong.json")
+    with open(wrong, "w") as f:
+      json.dump({"images": [{"id": 1, "file_name": "a.jpg", "width": 10, "height": 10}],
+                 "annotations": [{"id": 7, "image_id": 1, "category_id": 1, "bbox": [1, 1, 5, 5],
+                                  "keypoints": [1, 1, 2] * 14, "iscrowd": 0}],
+                 "categories": [{"id": 1, "name": "person"}]}, f)
+    with self.assertRaisesRegex(coco.DataError, "annotation id 7 has 14 keypoints"):
+      coco.load_instances(coco.CocoKeypoints(wrong, tmp))
+
+
+if __name__ == "__main__":
+  tf.test.main()

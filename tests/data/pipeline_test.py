@@ -1,0 +1,88 @@
+"""Tests of the tf.data pipelines: targets follow augmented pixels, streams are positioned."""
+
+import numpy as np
+import tensorflow as tf
+
+from tests import testing
+from tfpose_ssl import codec as codec_lib
+from tfpose_ssl import geometry
+from tfpose_ssl.data import coco
+from tfpose_ssl.data import pipeline
+
+
+class PipelineTest(tf.test.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.instances, _ = coco.load_instances(testing.coco_mini_dataset())
+    self.codec = codec_lib.KeypointCodec((128, 96), sigma=2.0)
+
+  def test_labeled_batches(self):
+    batch = next(iter(pipeline.labeled_dataset(self.instances, self.codec, 4, seed=0)))
+    self.assertEqual(batch["image"].shape, (4, 128, 96, 3))
+    self.assertEqual(batch["heatmaps"].shape, (4, 32, 24, 17))
+    self.assertEqual(batch["target_weight"].shape, (4, 17))
+    self.assertEqual(batch["image"].dtype, tf.float32)
+    self.assertBetween(float(tf.reduce_max(batch["image"])), 1.0, 255.0 + 1e-3)  # bilinear round-off
+
+  def test_same_seed_same_batches_other_seed_differs(self):
+    a = list(pipeline.labeled_dataset(self.instances, self.codec, 4, seed=5).take(3))
+    b = list(pipeline.labeled_dataset(self.instances, self.codec, 4, seed=5).take(3))
+    c = list(pipeline.labeled_dataset(self.instances, self.codec, 4, seed=6).take(1))
+    for x, y in zip(a, b):
+      self.assertAllEqual(x["image"], y["image"])
+      self.assertAllEqual(x["heatmaps"], y["heatmaps"])
+    self.assertNotAllClose(a[0]["image"], c[0]["image"])
+
+  def test_start_step_positions_the_stream(self):
+    # 12 instances, batch 5: steps cross an epoch boundary (and a reshuffle).
+    full = list(pipeline.labeled_dataset(self.instances, self.codec, 5, seed=1).take(4))
+    resumed = list(pipeline.labeled_dataset(self.instances, self.codec, 5, seed=1,
+                                            start_step=2).take(2))
+    for x, y in zip(full[2:], resumed):
+      self.assertAllEqual(x["image"], y["image"])
+      self.assertAllEqual(x["target_weight"], y["target_weight"])
+
+  def test_index_stream_visits_every_item_each_epoch(self):
+    items = [int(i) for _, i in pipeline.index_stream(7, seed=2).take(21)]
+    for epoch in range(3):
+      self.assertEqual(sorted(items[7 * epoch:7 * epoch + 7]), list(range(7)))
+    self.assertNotEqual(items[:7], items[7:14])
+    positions = [int(p) for p, _ in pipeline.index_stream(7, seed=2, start_position=9).take(3)]
+    self.assertEqual(positions, [9, 10, 11])
+
+  def test_augmented_targets_sit_on_augmented_keypoints(self):
+    # The same augmentation applied to a keypoint and to a dot image lands in the same place.
+    augment = pipeline.TopDownAugment(scale_factor=0.3, rotation_factor=40.0, rotation_prob=1.0,
+                                      flip_prob=0.5)
+    for position in range(6):
+      s, r, flip = pipeline._augment_params(augment, 11, tf.constant(position, tf.int64))
+      m = geometry.affine_from_params([60.0, 80.0], tf.constant([90.0, 120.0]) * s, r,
+                                      self.codec.input_size, flip)
+      keypoints = np.zeros((17, 3), np.float32)
+      keypoints[5] = [50.0, 70.0, 2.0]  # left shoulder
+      moved = pipeline.transform_keypoints(tf.constant(keypoints), m, flip)
+      heatmaps, weights = self.codec.encode(moved)
+      joint = 6 if bool(flip) else 5  # a flip turns the left shoulder into the right one
+      self.assertEqual(float(weights[joint]), 1.0)
+      peak = np.unravel_index(np.argmax(heatmaps[..., joint].numpy()), (32, 24))
+      image = np.zeros((1, 200, 150, 1), np.float32)
+      image[0, 69:72, 49:52, 0] = 1.0
+      warped = pipeline.crop(tf.constant(image[0]), m, self.codec.input_size).numpy()[..., 0]
+      dot = np.array(np.unravel_index(np.argmax(warped), warped.shape)) / 4.0
+      self.assertLessEqual(np.abs(np.array(peak) - dot).max(), 1.0)
+
+  def test_eval_dataset_in_order_and_eager_equals_tf_data(self):
+    batches = list(pipeline.eval_dataset(self.instances, self.codec, 5))
+    self.assertEqual(np.concatenate([b["index"].numpy() for b in batches]).tolist(),
+                     list(range(12)))
+    center, scale = geometry.box_to_center_scale(self.instances.boxes[:1],
+                                                 self.codec.aspect_ratio)
+    m = geometry.affine_from_params(center[0], scale[0], 0.0, self.codec.input_size)
+    eager = pipeline.crop(pipeline.read_image(self.instances.image_paths[0]), m,
+                          self.codec.input_size)
+    self.assertAllClose(eager, batches[0]["image"][0], atol=1e-3)
+
+
+if __name__ == "__main__":
+  tf.test.main()

@@ -1,0 +1,113 @@
+"""Tests of the ResNet backbones and SimpleBaseline: shapes, exact parameter counts, config."""
+
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfpose_ssl.models import resnet
+from tfpose_ssl.models import simple_baseline
+
+
+def _trainable(model):
+  return int(sum(np.prod(w.shape) for w in model.trainable_weights))
+
+
+def _head_params(in_channels, filters=256, kernel=4, num_deconv=3, joints=17):
+  """Deconvolutions without bias + BN (4 per channel) + the 1x1 conv with bias."""
+  total, channels = 0, in_channels
+  for _ in range(num_deconv):
+    total += kernel * kernel * channels * filters + 4 * filters
+    channels = filters
+  return total + channels * joints + joints
+
+
+class ResNetTest(tf.test.TestCase):
+
+  def test_resnet18_matches_torchvision_parameter_count(self):
+    backbone, _ = resnet.resnet_backbone(18, (256, 192, 3))
+    self.assertEqual(_trainable(backbone), 11_176_512)  # torchvision resnet18 minus fc
+    self.assertEqual(backbone.count_params(), 11_176_512 + 2 * 4_800)  # + BN moving stats
+    self.assertEqual(backbone.output_shape, (None, 8, 6, 512))
+
+  def test_resnet34_matches_torchvision_parameter_count(self):
+    backbone, _ = resnet.resnet_backbone(34, (256, 192, 3))
+    self.assertEqual(_trainable(backbone), 21_284_672)
+
+  def test_resnet50_from_keras_applications(self):
+    backbone, (mean, variance) = resnet.resnet_backbone(50, (256, 192, 3))
+    self.assertEqual(backbone.count_params(), 23_587_712)
+    self.assertEqual(backbone.output_shape, (None, 8, 6, 2048))
+    self.assertEqual(mean, resnet.CAFFE_MEAN)
+
+  def test_bad_arguments(self):
+    with self.assertRaisesRegex(ValueError, "unsupported ResNet depth"):
+      resnet.resnet_backbone(20, (64, 64, 3))
+    with self.assertRaisesRegex(ValueError, "no ImageNet ResNet-18"):
+      resnet.resnet_backbone(18, (64, 64, 3), weights="imagenet")
+    with self.assertRaisesRegex(FileNotFoundError, "not found"):
+      resnet.resnet_backbone(18, (64, 64, 3), weights="/nonexistent.weights.h5")
+
+  def test_synchronized_batch_norm_copy_keeps_weights(self):
+    model = resnet.basic_resnet(18, (64, 64, 3), width=8)
+    synced = resnet._synchronize_batch_norm(model)
+    bns = [l for l in synced.layers if isinstance(l, keras.layers.BatchNormalization)]
+    self.assertTrue(bns and all(l.synchronized for l in bns))
+    x = np.random.default_rng(0).uniform(size=(2, 64, 64, 3)).astype(np.float32)
+    self.assertAllClose(model(x), synced(x))
+
+  def test_weight_file_round_trip(self):
+    backbone, _ = resnet.resnet_backbone(18, (64, 64, 3), width=8)
+    path = os.path.join(self.get_temp_dir(), "r18.weights.h5")
+    backbone.save_weights(path)
+    loaded, _ = resnet.resnet_backbone(18, (64, 64, 3), weights=path, width=8)
+    x = np.random.default_rng(1).uniform(size=(1, 64, 64, 3)).astype(np.float32)
+    self.assertAllClose(backbone(x), loaded(x))
+    with self.assertRaisesRegex(ValueError, "does not fit ResNet-18"):
+      resnet.resnet_backbone(18, (64, 64, 3), weights=path, width=16)
+
+
+class SimpleBaselineTest(tf.test.TestCase):
+
+  def test_resnet18_shapes_and_exact_parameter_count(self):
+    model = simple_baseline.simple_baseline((256, 192), "resnet18")
+    self.assertEqual(model.output_shape, (None, 64, 48, 17))
+    self.assertEqual(model.count_params(), 11_186_112 + _head_params(512))
+    self.assertEqual(model.count_params(), 15_387_857)
+
+  def test_small_width(self):
+    model = simple_baseline.simple_baseline((128, 96), "resnet18", width=16, deconv_filters=64)
+    backbone = model.get_layer("resnet18")
+    self.assertEqual(backbone.output_shape, (None, 4, 3, 128))
+    self.assertEqual(model.count_params(),
+                     backbone.count_params() + _head_params(128, filters=64))
+    self.assertEqual(model.output_shape, (None, 32, 24, 17))
+
+  def test_heatmaps_are_float32_under_mixed_precision(self):
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+      model = simple_baseline.simple_baseline((64, 64), "resnet18", width=8, deconv_filters=16)
+      out = model(np.zeros((1, 64, 64, 3), np.float32))
+      self.assertEqual(out.dtype, tf.float32)
+    finally:
+      keras.mixed_precision.set_global_policy("float32")
+
+  def test_get_config_round_trip_and_predict(self):
+    model = simple_baseline.simple_baseline((64, 64), "resnet34", width=8, deconv_filters=16)
+    clone = keras.Model.from_config(model.get_config())
+    clone.set_weights(model.get_weights())
+    x = np.random.default_rng(2).uniform(0, 255, size=(3, 64, 64, 3)).astype(np.float32)
+    self.assertAllClose(model.predict(x, verbose=0), clone.predict(x, verbose=0))
+    ds = tf.data.Dataset.from_tensor_slices(x).batch(2)
+    self.assertAllClose(model.predict(ds, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+
+  def test_input_size_must_be_divisible_by_32(self):
+    with self.assertRaisesRegex(ValueError, "divisible by 32"):
+      simple_baseline.simple_baseline((64, 48))
+    with self.assertRaisesRegex(ValueError, "unknown backbone"):
+      simple_baseline.simple_baseline((64, 64), "vgg16")
+
+
+if __name__ == "__main__":
+  tf.test.main()

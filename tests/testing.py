@@ -1,0 +1,35 @@
+"""Shared test helpers: where the real COCO mini set lives, and tiny-config parsing."""
+
+import os
+
+import gin
+
+from tfpose_ssl import config as config_lib
+
+TESTS_DIR = os.path.dirname(os.path.realpath(__file__))
+REPO_ROOT = os.path.dirname(TESTS_DIR)
+
+
+def coco_mini_dir():
+  """`../shared/data/coco_val2017_mini` (4 real val2017 images, 14 annotations), read-only.
+
+  Override with $TFPOSE_COCO_MINI. The tests that need it fail (not skip) when it is absent.
+  """
+  path = os.environ.get("TFPOSE_COCO_MINI") or os.path.join(
+      REPO_ROOT, "..", "shared", "data", "coco_val2017_mini")
+  path = os.path.normpath(path)
+  if not os.path.isdir(path):
+    raise FileNotFoundError(f"COCO mini set not found at {path}; set TFPOSE_COCO_MINI")
+  return path
+
+
+def coco_mini_dataset():
+  from tfpose_ssl.data import coco  # pylint: disable=g-import-not-at-top
+  return coco.CocoKeypoints(annotation_file="annotations/person_keypoints_mini.json",
+                            image_dir="images", root=coco_mini_dir())
+
+
+def parse_config(name, bindings=()):
+  """Clears gin and parses configs/<name> plus `bindings`."""
+  gin.clear_config()
+  config_lib.parse([os.path.join(REPO_ROOT, "configs", name)], list(bindings))

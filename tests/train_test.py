@@ -1,0 +1,80 @@
+"""Smoke tests of the real training function from the real configs, shrunk to tiny data."""
+
+import json
+import os
+
+import gin
+import numpy as np
+import tensorflow as tf
+
+from tests import testing
+from tfpose_ssl import eval as eval_lib
+from tfpose_ssl import task as task_lib
+from tfpose_ssl import train as train_lib
+
+
+class SupervisedTrainTest(tf.test.TestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.data_root = os.path.join(tf.compat.v1.test.get_temp_dir(), "smoke_data")
+
+  def _run(self, workdir, bindings=()):
+    testing.parse_config("smoke.gin", [
+        f"train/synthetic_coco.root = '{self.data_root}'",
+        f"val/synthetic_coco.root = '{self.data_root}'",
+        "train.epochs = 3", "train.steps_per_epoch = 4", "train.eval_every_epochs = 0",
+        "train.verbose = 0", *bindings])
+    return train_lib.train(workdir=workdir)
+
+  def tearDown(self):
+    gin.clear_config()
+    super().tearDown()
+
+  def test_loss_finite_decreasing_and_outputs_written(self):
+    workdir = os.path.join(self.get_temp_dir(), "run")
+    report = self._run(workdir)
+    losses = [epoch["loss"] for epoch in report["_history"]]
+    self.assertLen(losses, 3)
+    self.assertTrue(np.all(np.isfinite(losses)))
+    self.assertLess(losses[-1], losses[0])
+    for name in ("config.gin", "summary.json", "summary.md", "skeletons.png",
+                 "results/student_1_results.json", "checkpoints/checkpoint"):
+      self.assertTrue(os.path.exists(os.path.join(workdir, name)), name)
+    with open(os.path.join(workdir, "summary.json")) as f:
+      summary = json.load(f)
+    self.assertEqual(summary["step"], 12)
+    self.assertBetween(summary["metrics"]["student_1"]["AP"], 0.0, 1.0)
+
+  def test_seeded_runs_repeat_and_rerun_resumes(self):
+    a = self._run(os.path.join(self.get_temp_dir(), "a"))
+    b = self._run(os.path.join(self.get_temp_dir(), "b"))
+    self.assertEqual([e["loss"] for e in a["_history"]], [e["loss"] for e in b["_history"]])
+    # The same command again finds the finished run: nothing left to train, same weights.
+    again = self._run(os.path.join(self.get_temp_dir(), "a"))
+    self.assertEqual(again["_history"], [])
+    self.assertEqual(again["student_1"]["AP"], a["student_1"]["AP"])
+    # Asking for one more epoch continues from step 12, not from scratch.
+    more = self._run(os.path.join(self.get_temp_dir(), "a"), ["train.epochs = 4"])
+    self.assertLen(more["_history"], 1)
+    with open(os.path.join(self.get_temp_dir(), "a", "summary.json")) as f:
+      self.assertEqual(json.load(f)["step"], 16)
+
+  def test_eval_restores_the_checkpoint_from_its_workdir(self):
+    workdir = os.path.join(self.get_temp_dir(), "for_eval")
+    report = self._run(workdir)
+    gin.clear_config()
+    # As `python -m tfpose_ssl.eval --checkpoint=<workdir>`: the saved config.gin is used.
+    from tfpose_ssl import config as config_lib  # pylint: disable=g-import-not-at-top
+    config_lib.parse([], [], workdir=workdir)
+    task = task_lib.PoseTask()
+    students, path = eval_lib.restore_students(task, workdir)
+    self.assertEndsWith(path, "ckpt-12")
+    again = eval_lib.evaluate(students, task)
+    self.assertAllClose(again["student_1"]["AP"], report["student_1"]["AP"])
+    self.assertAllClose(again["student_1"]["PCK"], report["student_1"]["PCK"])
+
+
+if __name__ == "__main__":
+  tf.test.main()
