@@ -3,15 +3,16 @@ r"""Synthetic COCO-format people: the dataset every run here trains on (no COCO 
 Each image holds a few articulated figures with human proportions and joint-angle limits,
 at varied scale, rotation, yaw and position, over a cluttered procedural background with
 limb-like distractors. Left and right are told apart as with real people: by the face
-(eyes, nose and ears turn with the head's yaw; the back of the head shows hair) and by limb
-shading (left limbs are lighter than right ones). Occluding objects and other figures hide
+(eyes, nose and ears turn with the head's yaw; the back of the head shows hair), the front
+of the shirt (collar, zipper), feet pointing forward, and depth shading (the far side is
+darker). All cues are mirror-consistent, so horizontal-flip augmentation keeps them valid. Occluding objects and other figures hide
 joints: a hidden joint inside the image is labeled `v=1`, a joint outside the image `v=0`.
 `area` is the visible pixel area of the figure, `bbox` its visible extent (as COCO's
 segmentation-derived fields). Output is deterministic for a seed.
 
 Usage:
   python -m tfpose_ssl.data.synthetic --out=data/synthetic --split=train --num_images=2000
-  bazel run //tfpose_ssl/data:synthetic -- --out=data/synthetic --split=val --num_images=200
+  bazel run //tfpose_ssl/data:generate_synthetic -- --out=data/synthetic --split=val --num_images=200
 """
 
 import json
@@ -27,7 +28,7 @@ from tfpose_ssl import io_utils
 from tfpose_ssl import keypoints as kp
 from tfpose_ssl.data import coco
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 3
 
 # Joint indices (COCO order).
 (NOSE, L_EYE, R_EYE, L_EAR, R_EAR, L_SHO, R_SHO, L_ELB, R_ELB, L_WRI, R_WRI, L_HIP, R_HIP,
@@ -145,7 +146,7 @@ def sample_pose(rng, height, center, rotation):
   return {
       "joints": joints, "head_center": head_c, "head_radius": head_radius,
       "head_up": _rot(head_up, rotation), "yaw": yaw, "face_cos": face_cos,
-      "limb_width": 0.042 * h * rng.uniform(0.8, 1.25), "height": h,
+      "limb_width": 0.055 * h * rng.uniform(0.85, 1.2), "height": h,
       # The side farther from the camera is drawn first: left is far when sin(yaw) > 0.
       "left_far": sin_y > 0,
   }
@@ -242,7 +243,7 @@ def draw_background(canvas, rng):
       canvas.ellipse(rng.uniform(0, [w, h]), rng.uniform(10, 0.4 * w), rng.uniform(10, 0.4 * h),
                      rng.uniform(0, 180), _random_color(rng), BACKGROUND_OWNER)
   # Limb-like distractors: skin- and cloth-coloured sticks, some jointed.
-  for _ in range(rng.integers(2, 8)):
+  for _ in range(rng.integers(1, 5)):
     p = rng.uniform(0, [w, h])
     length = rng.uniform(0.08, 0.25) * min(h, w)
     radius = rng.uniform(2.5, 7.0)
@@ -256,69 +257,99 @@ def draw_background(canvas, rng):
 
 
 def draw_person(canvas, rng, pose, owner_base):
-  """Paints one figure; owner ids are `owner_base + part id`."""
+  """Paints one figure; owner ids are `owner_base + part id`.
+
+  Every laterality cue is mirror-consistent (a mirrored figure is a plausible figure with its
+  left and right swapped), so horizontal-flip augmentation keeps it meaningful: what tells
+  left from right is which way the figure faces (face vs. hair, a collar and zipper on the
+  front of the shirt, feet pointing forward) and which side is nearer the camera (far limbs
+  are drawn first and darker, as in shade).
+  """
   j = pose["joints"]
   width = pose["limb_width"]
   skin = SKIN_TONES[rng.integers(len(SKIN_TONES))] * rng.uniform(0.9, 1.05)
   shirt, pants = _random_color(rng), _random_color(rng)
+  shoes = _random_color(rng, 10, 90)
   hair = HAIR_COLORS[rng.integers(len(HAIR_COLORS))]
   bare_arms = rng.random() < 0.4
-  # Left limbs lighter, right limbs darker: the shading cue for laterality.
-  side_shade = {1: 1.22, -1: 0.72, 0: 1.0}
+  shorts = rng.random() < 0.3
+  far_side = 1 if pose["left_far"] else -1
+  cos_yaw = math.cos(math.radians(pose["yaw"]))
+  sin_yaw = math.sin(math.radians(pose["yaw"]))
+  # Depth shading: the far side is in shade, more so the more the figure is in profile.
+  shade = {far_side: 1.0 - 0.35 * abs(sin_yaw) - 0.1, -far_side: 1.0}
 
   def part_color(name, side):
     base = pants if "thigh" in name or "shin" in name else shirt
-    if "forearm" in name and bare_arms:
+    if ("forearm" in name and bare_arms) or ("shin" in name and shorts):
       base = skin
-    return np.clip(base * side_shade[side], 0, 255)
+    return np.clip(base * shade[side], 0, 255)
 
-  limbs = {p[0]: p for p in LIMB_PARTS}
-  far_side = 1 if pose["left_far"] else -1
+  def draw_limbs(parts):
+    for name, a, b, side in parts:
+      radius = width * (1.3 if "thigh" in name else 1.0)
+      color = part_color(name, side)
+      canvas.capsule(j[a], j[b], radius, color, owner_base + PART_IDS[name])
+    for name, a, b, side in parts:  # creases at elbows and knees, and hands and feet
+      owner = owner_base + PART_IDS[name]
+      if name.endswith(("upper_arm", "thigh")):
+        canvas.ellipse(j[b], width * 0.75, width * 0.75, 0.0, part_color(name, side) * 0.78,
+                       owner)
+      elif name.endswith("forearm"):
+        canvas.ellipse(j[b], width * 1.1, width * 1.1, 0.0, np.clip(skin * shade[side], 0, 255),
+                       owner)
+      elif name.endswith("shin"):
+        # The foot points where the figure faces (forward in profile, outward-down in front).
+        down = (j[b] - j[a]) / (np.linalg.norm(j[b] - j[a]) + 1e-6)
+        forward = np.array([-down[1], down[0]]) * (1.0 if sin_yaw >= 0 else -1.0)
+        toe = j[b] + forward * width * 2.2 * abs(sin_yaw) + down * width * 0.6
+        canvas.capsule(j[b], toe, width * 0.85, shoes * shade[side], owner, shading=0.2)
+
   far = [p for p in LIMB_PARTS if p[3] == far_side]
   near = [p for p in LIMB_PARTS if p[3] != far_side]
-  for name, a, b, side in far:
-    canvas.capsule(j[a], j[b], width * (1.15 if "thigh" in name else 1.0),
-                   part_color(name, side), owner_base + PART_IDS[name])
+  draw_limbs(far)
+  torso_owner = owner_base + PART_IDS["torso"]
   torso = [j[L_SHO], j[R_SHO], j[R_HIP], j[L_HIP]]
-  centre = np.mean(torso, axis=0)
   # Widen the torso a little so that profile figures still have a body.
-  spine = 0.5 * (j[L_SHO] + j[R_SHO]) - 0.5 * (j[L_HIP] + j[R_HIP])
-  normal = np.array([-spine[1], spine[0]]) / (np.linalg.norm(spine) + 1e-6)
-  pad = normal * width * 1.2
-  quad = [0.5 * (j[L_SHO] + j[R_SHO]) + pad, 0.5 * (j[L_SHO] + j[R_SHO]) - pad,
-          0.5 * (j[L_HIP] + j[R_HIP]) - pad, 0.5 * (j[L_HIP] + j[R_HIP]) + pad]
-  canvas.polygon(quad, shirt * 0.95, owner_base + PART_IDS["torso"])
-  canvas.polygon(torso, shirt, owner_base + PART_IDS["torso"])
-  for a, b in ((L_SHO, R_SHO), (L_HIP, R_HIP), (L_SHO, L_HIP), (R_SHO, R_HIP)):
-    canvas.capsule(j[a], j[b], width * 0.9, shirt, owner_base + PART_IDS["torso"], shading=0.1)
-  del centre, limbs
-  # Neck and head: skin face, hair on the back of the head (turns with yaw).
   neck = 0.5 * (j[L_SHO] + j[R_SHO])
-  canvas.capsule(neck, pose["head_center"], width * 0.7, skin, owner_base + PART_IDS["head"])
+  pelvis = 0.5 * (j[L_HIP] + j[R_HIP])
+  spine = neck - pelvis
+  normal = np.array([-spine[1], spine[0]]) / (np.linalg.norm(spine) + 1e-6)
+  pad = normal * width * 1.6
+  canvas.polygon([neck + pad, neck - pad, pelvis - pad, pelvis + pad], shirt * 0.95, torso_owner)
+  canvas.polygon(torso, shirt, torso_owner)
+  for a, b in ((L_SHO, R_SHO), (L_HIP, R_HIP), (L_SHO, L_HIP), (R_SHO, R_HIP)):
+    canvas.capsule(j[a], j[b], width * 0.9, shirt, torso_owner, shading=0.1)
+  # Waistband in the trousers' colour.
+  canvas.capsule(j[L_HIP], j[R_HIP], width * 1.1, pants, torso_owner, shading=0.1)
+  if cos_yaw > 0.15:
+    # The front of the shirt: a collar and a zipper on the chest midline, which slides toward
+    # the side the figure turns to (a mark on the front of a 3-D torso).
+    offset = -normal * width * 1.4 * sin_yaw * (1.0 if np.dot(normal, [1.0, 0.0]) >= 0 else -1.0)
+    contrast = np.where(shirt > 128, shirt * 0.45, np.minimum(shirt + 110, 255))
+    canvas.capsule(neck + offset, pelvis + 0.25 * spine + offset, width * 0.28 * cos_yaw + 0.6,
+                   contrast, torso_owner, shading=0.0)
+    canvas.ellipse(neck + offset - 0.08 * spine, width * 0.9 * cos_yaw + 0.5, width * 0.5, 0.0,
+                   contrast, torso_owner, shading=0.0)
+  # Neck and head: the face shows skin and features; the back of the head is hair.
+  head_owner = owner_base + PART_IDS["head"]
+  canvas.capsule(neck, pose["head_center"], width * 0.7, skin, head_owner)
   hc, r = pose["head_center"], pose["head_radius"]
-  canvas.ellipse(hc, r, r * 1.12, math.degrees(math.atan2(pose["head_up"][1], pose["head_up"][0])),
-                 skin, owner_base + PART_IDS["head"])
-  # Hair: a cap centred opposite the face direction (the back of the head).
-  back = -math.sin(math.radians(pose["yaw"]))
   up = pose["head_up"]
-  lateral = np.array([-up[1], up[0]])
-  cos_face = math.cos(math.radians(pose["yaw"]))
-  hair_c = hc + up * r * (0.45 + 0.45 * max(0.0, -cos_face)) + lateral * r * 0.45 * back
-  canvas.ellipse(hair_c, r * (0.8 + 0.25 * max(0.0, -cos_face)), r * 0.75, 0.0, hair,
-                 owner_base + PART_IDS["head"])
-  for joint, size, color in ((L_EYE, 0.16, (25, 25, 40)), (R_EYE, 0.16, (25, 25, 40)),
-                             (NOSE, 0.2, tuple(skin * 0.7)), (L_EAR, 0.22, tuple(skin * 0.85)),
+  angle = math.degrees(math.atan2(up[1], up[0]))
+  canvas.ellipse(hc, r, r * 1.12, angle, skin, head_owner)
+  if cos_yaw < -0.2:
+    canvas.ellipse(hc + up * r * 0.1, r * 1.02, r * 1.1, angle, hair, head_owner)
+  else:
+    lateral = np.array([-up[1], up[0]])
+    hair_c = hc + up * r * 0.55 - lateral * r * 0.35 * sin_yaw
+    canvas.ellipse(hair_c, r * 0.75, r * 0.95, angle, hair, head_owner)
+  for joint, size, color in ((L_EYE, 0.18, (25, 25, 40)), (R_EYE, 0.18, (25, 25, 40)),
+                             (NOSE, 0.22, tuple(skin * 0.7)), (L_EAR, 0.22, tuple(skin * 0.85)),
                              (R_EAR, 0.22, tuple(skin * 0.85))):
     if pose["face_cos"][joint] > 0.1:
-      canvas.ellipse(j[joint], r * size, r * size, 0.0, np.array(color, np.float32),
-                     owner_base + PART_IDS["head"])
-  for name, a, b, side in near:
-    canvas.capsule(j[a], j[b], width * (1.15 if "thigh" in name else 1.0),
-                   part_color(name, side), owner_base + PART_IDS[name])
-  # Hands and feet.
-  for wri, side in ((L_WRI, 1), (R_WRI, -1)):
-    canvas.ellipse(j[wri], width * 1.1, width * 1.1, 0.0, skin * side_shade[side] ** 0.3,
-                   owner_base + PART_IDS["l_forearm" if side == 1 else "r_forearm"])
+      canvas.ellipse(j[joint], r * size, r * size, 0.0, np.array(color, np.float32), head_owner)
+  draw_limbs(near)
 
 
 def label_person(canvas, pose, owner_base):
@@ -348,22 +379,25 @@ def label_person(canvas, pose, owner_base):
   return keypoints, bbox, float(area)
 
 
-def generate_image(rng, width, height, max_people=4):
+def generate_image(rng, width, height, max_people=3):
   """One image (uint8 `[H, W, 3]`) and its person annotations (dicts without ids)."""
   canvas = Canvas(height, width)
   draw_background(canvas, rng)
   num_people = int(rng.integers(1, max_people + 1))
   poses = []
   for i in range(num_people):
-    person_h = rng.uniform(0.45, 0.95) * height
-    margin = 0.15 * person_h  # allow some truncation at the borders
+    person_h = rng.uniform(0.5, 0.95) * height
+    if rng.random() < 0.75:  # fully or mostly inside
+      margin = -0.3 * person_h
+    else:  # truncated at a border
+      margin = 0.15 * person_h
     center = (rng.uniform(-margin, width + margin), rng.uniform(-margin, height + margin))
-    rotation = rng.normal(0.0, 20.0) if rng.random() < 0.85 else rng.uniform(-120.0, 120.0)
+    rotation = rng.normal(0.0, 15.0) if rng.random() < 0.9 else rng.uniform(-90.0, 90.0)
     pose = sample_pose(rng, person_h, center, rotation)
     draw_person(canvas, rng, pose, owner_base=i * NUM_PARTS)
     poses.append(pose)
   # Occluders: boxes and blobs over random joints.
-  for _ in range(rng.poisson(0.8 * num_people)):
+  for _ in range(rng.poisson(0.5 * num_people)):
     pose = poses[rng.integers(len(poses))]
     anchor = pose["joints"][rng.integers(17)] + rng.normal(0, 0.05 * pose["height"], size=2)
     size = rng.uniform(0.08, 0.25) * pose["height"]
@@ -396,7 +430,7 @@ def encode_jpeg(image, quality=92):
   return tf.io.encode_jpeg(image, quality=quality).numpy()
 
 
-def generate_split(out_dir, split, num_images, seed=0, width=288, height=224, max_people=4):
+def generate_split(out_dir, split, num_images, seed=0, width=288, height=224, max_people=3):
   """Writes `images/<split>_*.jpg` and `annotations/person_keypoints_<split>.json` under `out_dir`.
 
   The annotation JSON is written last and atomically, so its presence means the split is
@@ -432,7 +466,7 @@ def generate_split(out_dir, split, num_images, seed=0, width=288, height=224, ma
 
 @gin.configurable
 def synthetic_coco(root="data/synthetic", split="train", num_images=2000, seed=0, width=288,
-                   height=224, max_people=4):
+                   height=224, max_people=3):
   """The synthetic split as a `CocoKeypoints`, generated first if absent or made differently."""
   root = coco.resolve_path(root)
   path = os.path.join(root, "annotations", f"person_keypoints_{split}.json")
@@ -464,7 +498,7 @@ def _define_flags():
   flags.DEFINE_integer("seed", 0, "Random seed.")
   flags.DEFINE_integer("width", 288, "Image width.")
   flags.DEFINE_integer("height", 224, "Image height.")
-  flags.DEFINE_integer("max_people", 4, "Most figures per image.")
+  flags.DEFINE_integer("max_people", 3, "Most figures per image.")
 
 
 def main(argv):
