@@ -28,7 +28,7 @@ from tfpose_ssl import io_utils
 from tfpose_ssl import keypoints as kp
 from tfpose_ssl.data import coco
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 
 # Joint indices (COCO order).
 (NOSE, L_EYE, R_EYE, L_EAR, R_EAR, L_SHO, R_SHO, L_ELB, R_ELB, L_WRI, R_WRI, L_HIP, R_HIP,
@@ -79,7 +79,16 @@ def sample_pose(rng, height, center, rotation):
   (elbows 0-150 deg, knees 0-140 deg, shoulders and hips in their usual ranges). `yaw` (deg)
   turns the figure about its vertical axis: 0 faces the camera, 180 shows the back.
   """
-  yaw = rng.uniform(0.0, 360.0)
+  # Facing statistics of photos of people (as in COCO): mostly toward the camera, some in
+  # profile, some from the back. A frontal prior is what lets a model break the left/right
+  # symmetry early (it survives horizontal flips); the back and profile views need the cues.
+  u = rng.random()
+  if u < 0.7:
+    yaw = float(np.clip(rng.normal(0.0, 35.0), -80.0, 80.0))
+  elif u < 0.85:
+    yaw = float(rng.choice([-1.0, 1.0]) * rng.uniform(80.0, 110.0))
+  else:
+    yaw = 180.0 + float(rng.normal(0.0, 30.0))
   cos_y, sin_y = math.cos(math.radians(yaw)), math.sin(math.radians(yaw))
   facing = 1.0 if sin_y >= 0 else -1.0  # image-x direction the nose points to (profile)
   profile = abs(sin_y)
