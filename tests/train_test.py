@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from tests import testing
-from tfpose_ssl import eval as eval_lib
+from tfpose_ssl import eval_lib
 from tfpose_ssl import task as task_lib
 from tfpose_ssl import train as train_lib
 

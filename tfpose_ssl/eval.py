@@ -2,10 +2,11 @@ r"""Evaluates a checkpoint: top-down inference on GT or detector boxes, COCO AP 
 
   python -m tfpose_ssl.eval --checkpoint=runs/synthetic [--config=configs/synthetic.gin] \
       [--boxes=detections.json] [--flip] [--out=eval_out]
+  bazel run //tfpose_ssl:eval -- --checkpoint=$PWD/runs/synthetic
 
 With a training workdir as --checkpoint, its saved config.gin is used when --config is not
 given. Writes COCO results JSONs (one per student, and the ensemble of two students) and
-prints the COCO summary.
+metrics.json, and prints the COCO summary.
 """
 
 import json
@@ -13,98 +14,13 @@ import os
 
 from absl import app
 from absl import flags
-import numpy as np
-import tensorflow as tf
 
 from tfpose_ssl import config as config_lib
-from tfpose_ssl import evaluation
-from tfpose_ssl import inference
+from tfpose_ssl import eval_lib
 from tfpose_ssl import io_utils
 from tfpose_ssl import task as task_lib
+from tfpose_ssl import train  # pylint: disable=unused-import  (configurables of saved configs)
 from tfpose_ssl.data import coco
-
-
-def model_sets(students):
-  """Named models to score: each student, and their heatmap average when there are two."""
-  named = {f"student_{i + 1}": [s] for i, s in enumerate(students)}
-  if len(students) > 1:
-    named["ensemble"] = list(students)
-  return named
-
-
-def evaluate(students, task, out_dir=None, detections=None, score_threshold=None,
-             flip_test=None, batch_size=32, max_instances=None):
-  """COCO AP/AR and PCK@0.1 of each student (and the ensemble) on `task.val_set`.
-
-  Returns {name: {'AP', 'AP50', ..., 'PCK': mean, 'PCK_per_joint': [J], 'PCK_meta': {...}},
-  '_predictions': {name: (keypoints, scores)}, '_instances': Instances}. PCK is computed on
-  ground-truth boxes only (with detector boxes there is no one-to-one match).
-  """
-  codec = task.codec
-  detections = task.val_detections if detections is None else detections
-  score_threshold = task.val_score_threshold if score_threshold is None else score_threshold
-  flip_test = task.flip_test if flip_test is None else flip_test
-  instances, _ = coco.load_instances(task.val_set, detections=detections,
-                                     score_threshold=score_threshold)
-  if max_instances:
-    instances = instances.select(np.arange(min(max_instances, len(instances))))
-  report = {"_predictions": {}, "_instances": instances}
-  for name, models in model_sets(students).items():
-    xy, scores = inference.predict_instances(models, codec, instances, batch_size, flip_test)
-    areas = instances.boxes[:, 2] * instances.boxes[:, 3] * task.padding ** 2
-    results = evaluation.to_coco_results(instances.image_ids, xy, scores, instances.scores,
-                                         areas)
-    if max_instances:
-      kept = set(instances.image_ids.tolist())
-      gt_file = _subset_annotations(task.val_set.annotation_path, kept, out_dir)
-    else:
-      gt_file = task.val_set.annotation_path
-    metrics = evaluation.coco_keypoint_metrics(gt_file, results)
-    if detections is None:
-      p = evaluation.pck(xy, instances.keypoints, instances.boxes, alpha=0.1)
-      metrics.update(PCK=p["mean"], PCK_per_joint=[float(v) for v in p["per_joint"]],
-                     PCK_meta=p["meta"])
-    report[name] = metrics
-    report["_predictions"][name] = (xy, scores)
-    if out_dir:
-      io_utils.atomic_write_text(os.path.join(out_dir, f"{name}_results.json"),
-                                 json.dumps(results))
-  return report
-
-
-def _subset_annotations(annotation_path, image_ids, out_dir):
-  with open(annotation_path) as f:
-    data = json.load(f)
-  data["images"] = [im for im in data["images"] if im["id"] in image_ids]
-  data["annotations"] = [a for a in data["annotations"] if a["image_id"] in image_ids]
-  path = os.path.join(out_dir or ".", "val_subset_annotations.json")
-  io_utils.atomic_write_text(path, json.dumps(data))
-  return path
-
-
-def format_report(report):
-  """A short table of AP and PCK per model."""
-  lines = ["| model | AP | AP50 | AP75 | AR | PCK@0.1 |", "|---|---|---|---|---|---|"]
-  for name, m in report.items():
-    if name.startswith("_"):
-      continue
-    pck = f"{100 * m['PCK']:.1f}" if "PCK" in m else "-"
-    lines.append(f"| {name} | {100 * m['AP']:.1f} | {100 * m['AP50']:.1f} | "
-                 f"{100 * m['AP75']:.1f} | {100 * m['AR']:.1f} | {pck} |")
-  return "\n".join(lines)
-
-
-def restore_students(task, checkpoint):
-  """Builds the students found in `checkpoint` (a file prefix or a folder) and restores them."""
-  path = config_lib.latest_checkpoint(checkpoint)
-  names = sorted({name.split("/")[0] for name, _ in tf.train.list_variables(path)
-                  if name.startswith("student_")})
-  if not names:
-    raise ValueError(f"{path} holds no student weights")
-  students = [task.build_model() for _ in names]
-  tf.train.Checkpoint(**dict(zip(names, students))).restore(path).expect_partial()
-  return students, path
-
 
 FLAGS = flags.FLAGS
 
@@ -125,14 +41,15 @@ def main(argv):
   checkpoint = coco.resolve_path(FLAGS.checkpoint)
   config_lib.parse(FLAGS.config, FLAGS.gin_bindings, workdir=checkpoint)
   task = task_lib.PoseTask()
-  students, path = restore_students(task, checkpoint)
+  students, path = eval_lib.restore_students(task, checkpoint)
   out_dir = coco.resolve_path(FLAGS.out) if FLAGS.out else os.path.join(
       checkpoint if os.path.isdir(checkpoint) else os.path.dirname(checkpoint), "eval")
-  report = evaluate(students, task, out_dir, detections=coco.resolve_path(FLAGS.boxes),
-                    score_threshold=FLAGS.score_threshold, flip_test=FLAGS.flip,
-                    batch_size=FLAGS.batch_size)
+  report = eval_lib.evaluate(students, task, out_dir,
+                             detections=coco.resolve_path(FLAGS.boxes),
+                             score_threshold=FLAGS.score_threshold, flip_test=FLAGS.flip,
+                             batch_size=FLAGS.batch_size)
   print(f"checkpoint: {path}")
-  print(format_report(report))
+  print(eval_lib.format_report(report))
   summary = {k: v for k, v in report.items() if not k.startswith("_")}
   io_utils.atomic_write_text(os.path.join(out_dir, "metrics.json"), json.dumps(summary, indent=1))
   print(f"results written to {out_dir}")

@@ -46,11 +46,27 @@ def keypoints_from_crops(models, codec, images, centers, scales, flip_test=False
   return geometry.apply_affine(crop_xy, image_from_crop), scores
 
 
+_PREDICT_FNS = {}
+
+
+def _predict_fn(models, codec, flip_test):
+  """One traced function per (models, geometry, flip) and any batch size: no retracing."""
+  models = models if isinstance(models, (list, tuple)) else [models]
+  key = (tuple(id(m) for m in models), codec.input_size, codec.stride, flip_test)
+  if key not in _PREDICT_FNS:
+    height, width = codec.input_size
+    _PREDICT_FNS[key] = tf.function(
+        lambda images, centers, scales: keypoints_from_crops(models, codec, images, centers,
+                                                             scales, flip_test),
+        input_signature=[tf.TensorSpec([None, height, width, 3], tf.float32),
+                         tf.TensorSpec([None, 2], tf.float32),
+                         tf.TensorSpec([None, 2], tf.float32)])
+  return _PREDICT_FNS[key]
+
+
 def predict_instances(models, codec, instances, batch_size=32, flip_test=False):
   """Runs `models` over `instances` (GT or detector boxes): keypoints `[N, J, 2]`, scores `[N, J]`."""
-  step = tf.function(
-      lambda images, centers, scales: keypoints_from_crops(models, codec, images, centers,
-                                                           scales, flip_test))
+  step = _predict_fn(models, codec, flip_test)
   n = len(instances)
   out_xy = np.zeros((n, kp.NUM_JOINTS, 2), np.float32)
   out_s = np.zeros((n, kp.NUM_JOINTS), np.float32)

@@ -22,13 +22,14 @@ import tensorflow as tf
 
 from tfpose_ssl import callbacks as callbacks_lib
 from tfpose_ssl import config as config_lib
-from tfpose_ssl import eval as eval_lib
+from tfpose_ssl import eval_lib
 from tfpose_ssl import io_utils
 from tfpose_ssl import task as task_lib
 from tfpose_ssl import visualize
 from tfpose_ssl.data import coco
 from tfpose_ssl.data import pipeline
 from tfpose_ssl.data import splits
+from tfpose_ssl.trainers import dual_student  # pylint: disable=unused-import  (gin)
 from tfpose_ssl.trainers import supervised
 
 
@@ -63,13 +64,29 @@ def labeled_instances(task, num_labeled, split_mode, split_seed, split_file, wor
   return splits.apply_split(instances, split, source=path)
 
 
+def unlabeled_instances(held_out, sources):
+  """Unlabeled people: COCO-Partial's held-out split plus every `UnlabeledImages` source."""
+  parts = [held_out] if len(held_out) else []
+  for source in sources:
+    instances, counts = coco.load_unlabeled(source)
+    skipped = {k: v for k, v in counts.items() if v}
+    print(f"unlabeled source {source.image_dir}: {len(instances)} person boxes"
+          + (f" (skipped {skipped})" if skipped else ""), flush=True)
+    parts.append(instances)
+  if not parts:
+    raise ValueError("the semi-supervised trainer needs unlabeled people: set "
+                     "train.num_labeled (COCO-Partial) or train.unlabeled_sources")
+  return coco.Instances.concatenate(parts)
+
+
 @gin.configurable(denylist=["workdir"])
 def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=100,
-          steps_per_epoch=None, batch_size=32, learning_rate=1e-3, lr_decay_at=(0.7, 0.9),
-          lr_decay_factor=0.1, num_labeled=None, split_mode="random", split_seed=0,
-          split_file=None, seed=0, eval_every_epochs=10, max_val_instances=None,
-          checkpoint_every_steps=0, keep_checkpoints=3, summary_every_steps=50,
-          strategy="mirrored", num_visualized=8, verbose="auto"):
+          steps_per_epoch=None, batch_size=32, unlabeled_batch_size=None, learning_rate=1e-3,
+          lr_decay_at=(0.7, 0.9), lr_decay_factor=0.1, num_labeled=None, split_mode="random",
+          split_seed=0, split_file=None, unlabeled_sources=(), seed=0, eval_every_epochs=10,
+          max_val_instances=None, checkpoint_every_steps=0, keep_checkpoints=3,
+          summary_every_steps=50, image_every_epochs=1, strategy="mirrored", num_visualized=8,
+          verbose="auto"):
   """Trains, checkpoints, validates; returns the final evaluation report.
 
   The report maps each model (student_1, ...) to its metrics; '_history' holds the per-epoch
@@ -78,14 +95,18 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
   Args:
     workdir: output folder (created; an existing run there is resumed).
     task: the `PoseTask` (data, sizes, model); None builds one from the gin config.
-    trainer_fn: `SupervisedTrainer` or `DualStudentTrainer` (called with `build_model`).
-    epochs: training epochs; `steps_per_epoch` steps each (default: labeled instances //
-      batch_size).
+    trainer_fn: `SupervisedTrainer` or `DualStudentTrainer` (called with `build_model`, `codec`).
+    epochs: training epochs of `steps_per_epoch` steps (default: one pass over the labeled
+      crops, or for the semi-supervised trainer over the larger of the labeled and unlabeled
+      sets).
     batch_size: labeled crops per step (global, over all replicas).
+    unlabeled_batch_size: unlabeled crops per step (default: batch_size).
     learning_rate, lr_decay_at, lr_decay_factor: Adam with step decay at these fractions of
       training (paper: 1e-3, x0.1 at 70% and 90%).
     num_labeled, split_mode, split_seed, split_file: COCO-Partial: train on `num_labeled`
-      instances (None: all); the split JSON defaults to <workdir>/split.json.
+      instances (None: all), the rest of train is unlabeled; the split JSON defaults to
+      <workdir>/split.json.
+    unlabeled_sources: `UnlabeledImages` (COCO-Additional: folders + detector boxes).
     seed: seeds initialization and the data streams.
     eval_every_epochs: validation AP every this many epochs (0: only at the end).
     max_val_instances: validate on the first N val instances only (None: all).
@@ -98,18 +119,29 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
   io_utils.atomic_write_text(os.path.join(workdir, config_lib.SAVED_CONFIG), gin.config_str())
   keras.utils.set_random_seed(seed)
   codec = task.codec
-  labeled, unlabeled = labeled_instances(task, num_labeled, split_mode, split_seed, split_file,
-                                         workdir)
-  del unlabeled  # used by the semi-supervised trainer (issue 3)
+  labeled, held_out = labeled_instances(task, num_labeled, split_mode, split_seed, split_file,
+                                        workdir)
   if len(labeled) < batch_size:
     raise ValueError(f"{len(labeled)} labeled instances is fewer than one batch ({batch_size})")
-  steps_per_epoch = steps_per_epoch or len(labeled) // batch_size
-  total_steps = epochs * steps_per_epoch
-  schedule = learning_rate_schedule(learning_rate, total_steps, lr_decay_at, lr_decay_factor)
-
+  unlabeled_batch_size = unlabeled_batch_size or batch_size
   distribution = make_strategy(strategy)
   with distribution.scope():
-    trainer = trainer_fn(build_model=task.build_model)
+    trainer = trainer_fn(build_model=task.build_model, codec=codec)
+  unlabeled = None
+  if trainer.uses_unlabeled:
+    unlabeled = unlabeled_instances(held_out, unlabeled_sources)
+    if len(unlabeled) < unlabeled_batch_size:
+      raise ValueError(f"{len(unlabeled)} unlabeled instances is fewer than one batch "
+                       f"({unlabeled_batch_size})")
+    # Pseudo-label PCK needs held-back labels (COCO-Partial, synthetic); never used to train.
+    trainer.measure_pseudo_labels = bool(np.any(unlabeled.keypoints[..., 2] > 0))
+    print(f"semi-supervised: {len(labeled)} labeled, {len(unlabeled)} unlabeled instances",
+          flush=True)
+  steps_per_epoch = steps_per_epoch or max(
+      len(labeled) // batch_size, len(unlabeled) // unlabeled_batch_size if unlabeled else 0)
+  total_steps = epochs * steps_per_epoch
+  schedule = learning_rate_schedule(learning_rate, total_steps, lr_decay_at, lr_decay_factor)
+  with distribution.scope():
     trainer.compile([keras.optimizers.Adam(schedule) for _ in trainer.students])
   checkpoint = tf.train.Checkpoint(**trainer.checkpoint_items())
   manager = tf.train.CheckpointManager(checkpoint, os.path.join(workdir, "checkpoints"),
@@ -125,10 +157,22 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
     return eval_lib.evaluate(trainer.students, task, max_instances=max_val_instances,
                              out_dir=os.path.join(workdir, "results"))
 
+  def make_data(start_step):
+    data = pipeline.labeled_dataset(labeled, codec, batch_size, seed=seed, start_step=start_step,
+                                    padding=task.padding)
+    if unlabeled is None:
+      return data
+    return tf.data.Dataset.zip(data, pipeline.unlabeled_dataset(
+        unlabeled, codec, unlabeled_batch_size, trainer.views, seed=seed, start_step=start_step,
+        padding=task.padding))
+
   callbacks = [
       callbacks_lib.CheckpointCallback(manager, checkpoint_every_steps),
       callbacks_lib.SummaryCallback(writer, summary_every_steps),
   ]
+  if unlabeled is not None and image_every_epochs:
+    sample = next(iter(pipeline.unlabeled_dataset(unlabeled, codec, 4, trainer.views, seed=seed)))
+    callbacks.append(callbacks_lib.PseudoLabelImageCallback(writer, sample, image_every_epochs))
   if task.val_set is not None:
     callbacks.append(callbacks_lib.ValidationCallback(validate, writer, eval_every_epochs,
                                                       epochs))
@@ -139,9 +183,7 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
     epoch = step // steps_per_epoch
     # A run resumed inside an epoch first finishes that epoch, then continues whole epochs.
     partial = step % steps_per_epoch != 0
-    data = pipeline.labeled_dataset(labeled, codec, batch_size, seed=seed, start_step=step,
-                                    padding=task.padding)
-    fitted = trainer.fit(data, initial_epoch=epoch, epochs=epoch + 1 if partial else epochs,
+    fitted = trainer.fit(make_data(step), initial_epoch=epoch, epochs=epoch + 1 if partial else epochs,
                          steps_per_epoch=steps_per_epoch - step % steps_per_epoch,
                          callbacks=callbacks, verbose=verbose, shuffle=False)
     history += [dict(zip(fitted.history, values)) for values in zip(*fitted.history.values())]
