@@ -76,6 +76,11 @@ class Instances:
     """The instances at `rows` (an index array or boolean mask)."""
     return Instances(**{f.name: getattr(self, f.name)[rows] for f in dataclasses.fields(self)})
 
+  @staticmethod
+  def concatenate(parts):
+    return Instances(**{f.name: np.concatenate([getattr(p, f.name) for p in parts])
+                        for f in dataclasses.fields(Instances)})
+
 
 def read_annotations(annotation_path):
   """Loads and checks a COCO keypoint annotation JSON; returns the parsed dict."""
@@ -163,34 +168,43 @@ def load_instances(dataset, detections=None, score_threshold=0.0, require_keypoi
         continue
       rows.append((image, ann["id"], box, kps, float(ann.get("area", box[2] * box[3])), 1.0))
   else:
-    detections_path = resolve_path(detections)
-    if not os.path.isfile(detections_path):
-      raise DataError(f"detection results not found: {detections_path}")
-    with open(detections_path) as f:
-      try:
-        dets = json.load(f)
-      except json.JSONDecodeError as e:
-        raise DataError(f"{detections_path}: not valid JSON ({e})") from e
-    if not isinstance(dets, list):
-      raise DataError(f"{detections_path}: expected a list of COCO detection results")
-    for det in dets:
-      if det.get("category_id", 1) != 1:
-        counts["not_person"] += 1
-        continue
-      image = images.get(det.get("image_id"))
-      if image is None:
-        counts["unknown_image"] += 1
-        continue
-      score = float(det.get("score", 1.0))
-      if score < score_threshold:
-        counts["low_score"] += 1
-        continue
-      box = clip_box(det["bbox"], image["width"], image["height"])
-      if box is None:
-        counts["bad_box"] += 1
-        continue
-      kps = np.zeros((kp.NUM_JOINTS, 3), np.float32)
-      rows.append((image, -1, box, kps, box[2] * box[3], score))
+    return _instances_from_detections(data, image_dir, resolve_path(detections),
+                                      score_threshold)
+  return _to_instances(rows, image_dir), counts
+
+
+def _instances_from_detections(data, image_dir, detections_path, score_threshold):
+  """Person boxes of a detection-results JSON for the images of `data` (keypoints zero)."""
+  images = {im["id"]: im for im in data["images"]}
+  counts = {"unknown_image": 0, "low_score": 0, "not_person": 0, "bad_box": 0}
+  if not os.path.isfile(detections_path):
+    raise DataError(f"detection results not found: {detections_path}")
+  with open(detections_path) as f:
+    try:
+      dets = json.load(f)
+    except json.JSONDecodeError as e:
+      raise DataError(f"{detections_path}: not valid JSON ({e})") from e
+  if not isinstance(dets, list):
+    raise DataError(f"{detections_path}: expected a list of COCO detection results")
+  rows = []
+  for det in dets:
+    if det.get("category_id", 1) != 1:
+      counts["not_person"] += 1
+      continue
+    image = images.get(det.get("image_id"))
+    if image is None:
+      counts["unknown_image"] += 1
+      continue
+    score = float(det.get("score", 1.0))
+    if score < score_threshold:
+      counts["low_score"] += 1
+      continue
+    box = clip_box(det.get("bbox", [0, 0, 0, 0]), image["width"], image["height"])
+    if box is None:
+      counts["bad_box"] += 1
+      continue
+    rows.append((image, -1, box, np.zeros((kp.NUM_JOINTS, 3), np.float32), box[2] * box[3],
+                 score))
   return _to_instances(rows, image_dir), counts
 
 
@@ -206,3 +220,62 @@ def _to_instances(rows, image_dir):
       areas=np.array([r[4] for r in rows], np.float32),
       scores=np.array([r[5] for r in rows], np.float32),
   )
+
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+@gin.configurable
+@dataclasses.dataclass(frozen=True)
+class UnlabeledImages:
+  """Unlabeled people: an image folder plus person boxes from a COCO detection-results JSON.
+
+  For COCO-Additional: unlabeled2017 (with `image_info` = image_info_unlabeled2017.json), AI
+  Challenger, or any folder. Without `image_info`, the folder's images are listed and an
+  image's id is the number in its file name (COCO's naming, e.g. 000000123456.jpg -> 123456).
+  """
+  image_dir: str
+  detections: str
+  image_info: str = None
+  score_threshold: float = 0.5
+  root: str = None
+
+  def _join(self, path):
+    if path and self.root and not os.path.isabs(path):
+      path = os.path.join(self.root, path)
+    return resolve_path(path)
+
+
+def load_unlabeled(source):
+  """Person boxes of an `UnlabeledImages` as `Instances` (keypoints zero), plus skip counts."""
+  image_dir = source._join(source.image_dir)  # pylint: disable=protected-access
+  if not os.path.isdir(image_dir):
+    raise DataError(f"unlabeled image folder not found: {image_dir}")
+  if source.image_info:
+    info_path = source._join(source.image_info)  # pylint: disable=protected-access
+    if not os.path.isfile(info_path):
+      raise DataError(f"image info file not found: {info_path}")
+    with open(info_path) as f:
+      try:
+        images = json.load(f)["images"]
+      except (json.JSONDecodeError, KeyError) as e:
+        raise DataError(f"{info_path}: not a COCO image-info JSON ({e})") from e
+  else:
+    images = []
+    for name in sorted(os.listdir(image_dir)):
+      stem, suffix = os.path.splitext(name)
+      if suffix.lower() in IMAGE_SUFFIXES and stem.isdigit():
+        images.append({"id": int(stem), "file_name": name})
+  if not images:
+    raise DataError(f"no images in {image_dir} (expected COCO-style numeric file names, or "
+                    "give image_info)")
+  sizes_known = all("width" in im and "height" in im for im in images)
+  data = {"images": images, "annotations": [], "categories": [kp.PERSON_CATEGORY]}
+  if not sizes_known:  # boxes are clipped to the image: take sizes from the files
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    for im in images:
+      shape = tf.image.extract_jpeg_shape(tf.io.read_file(os.path.join(image_dir,
+                                                                       im["file_name"])))
+      im["height"], im["width"] = int(shape[0]), int(shape[1])
+  return _instances_from_detections(data, image_dir, source._join(source.detections),  # pylint: disable=protected-access
+                                    source.score_threshold)

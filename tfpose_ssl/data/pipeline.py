@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from tfpose_ssl import geometry
 from tfpose_ssl import keypoints as kp
+from tfpose_ssl import views as views_lib
 from tfpose_ssl import warp
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -140,3 +141,41 @@ def eval_dataset(instances, codec, batch_size, padding=1.25):
   ds = tf.data.Dataset.range(len(instances)).map(load, num_parallel_calls=AUTOTUNE,
                                                  deterministic=True)
   return ds.batch(batch_size).prefetch(AUTOTUNE)
+
+
+def unlabeled_dataset(instances, codec, batch_size, views, seed=0, start_step=0, padding=1.25,
+                      alpha=0.1):
+  """Infinite batches of unlabeled crops, each as weak + strong views (`views.MultiViewAugment`).
+
+  Elements: {'views': `[B, V, H, W, 3]` float32, 'matrices': `[B, V, 3, 3]` view_from_base,
+  'keypoints': `[B, J, 3]` held-back labels in base-crop pixels (zeros when there are none;
+  only used to *measure* pseudo-label quality, never for training), 'pck_radius': `[B]`
+  alpha * max(box w, h) in base-crop pixels}. Views are warped by the XLA-compiled
+  `views.make_views` after batching.
+  """
+  table = _instance_table(instances, codec.aspect_ratio, padding)
+  boxes = tf.constant(instances.boxes, tf.float32)
+
+  def load(position, index):
+    del position
+    center, scale = table["center"][index], table["scale"][index]
+    matrix = geometry.affine_from_params(center, scale, 0.0, codec.input_size)
+    image = crop(read_image(table["path"][index]), matrix, codec.input_size)
+    keypoints = transform_keypoints(table["keypoints"][index], matrix, tf.constant(False))
+    radius = alpha * tf.reduce_max(boxes[index][2:]) * codec.input_size[1] / scale[0]
+    return {"image": image, "keypoints": keypoints, "pck_radius": radius}
+
+  def add_views(step, batch):
+    rotations, scales = views.sample(tf.stack([tf.constant(seed + 1, tf.int64), step]),
+                                     batch_size)
+    matrices = views_lib.view_matrices(rotations, scales, codec.input_size)
+    return {"views": views_lib.make_views(batch["image"], matrices), "matrices": matrices,
+            "keypoints": batch["keypoints"], "pck_radius": batch["pck_radius"]}
+
+  ds = index_stream(len(instances), seed + 1, start_step * batch_size)
+  ds = ds.map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
+  ds = ds.batch(batch_size, drop_remainder=True)
+  steps = tf.data.Dataset.range(start_step, np.iinfo(np.int64).max)
+  ds = tf.data.Dataset.zip(steps, ds).map(add_views, num_parallel_calls=AUTOTUNE,
+                                          deterministic=True)
+  return ds.prefetch(AUTOTUNE)
