@@ -7,6 +7,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfpose_ssl import keypoints as kp
+
 
 class NonFiniteLossError(FloatingPointError):
   """Training produced a NaN or Inf loss; the last good checkpoint is kept."""
@@ -59,10 +61,16 @@ class SummaryCallback(keras.callbacks.Callback):
   def _write(self, logs):
     step = current_step(self.model)
     with self.writer.as_default(step=step):
+      scalars = {name: float(value) for name, value in self.model.scalar_metrics().items()}
       for name, value in (logs or {}).items():
-        tf.summary.scalar(f"train/{name}", float(value))
+        scalars.setdefault(name, float(value))
+      for name, value in scalars.items():
+        tf.summary.scalar(f"train/{name}", value)
       for i, optimizer in enumerate(self.model.student_optimizers):
         tf.summary.scalar(f"train/learning_rate_{i + 1}", float(optimizer.learning_rate))
+      for name, values in self.model.vector_metrics().items():
+        for joint, value in zip(kp.KEYPOINT_NAMES, values.numpy()):
+          tf.summary.scalar(f"joints/{name}/{joint}", float(value))
       now = time.time()
       if self._last is not None:
         tf.summary.scalar("train/steps_per_second", self.every_steps / max(now - self._last, 1e-9))
@@ -75,6 +83,25 @@ class SummaryCallback(keras.callbacks.Callback):
 
   def on_epoch_end(self, epoch, logs=None):
     self._write(logs)
+
+
+class PseudoLabelImageCallback(keras.callbacks.Callback):
+  """Every `every_epochs` epochs: images of a fixed unlabeled batch's views, student 1's
+  ensembled pseudo-heatmaps and its selected targets."""
+
+  def __init__(self, writer, unlabeled_batch, every_epochs=1):
+    super().__init__()
+    self.writer = writer
+    self.batch = unlabeled_batch
+    self.every_epochs = every_epochs
+
+  def on_epoch_end(self, epoch, logs=None):
+    if (epoch + 1) % self.every_epochs:
+      return
+    with self.writer.as_default(step=current_step(self.model)):
+      tf.summary.image("pseudo_labels/views_ensemble_target",
+                       self.model.pseudo_label_images(self.batch))
+    self.writer.flush()
 
 
 class ValidationCallback(keras.callbacks.Callback):

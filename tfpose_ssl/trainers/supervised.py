@@ -19,15 +19,19 @@ def build_optimizers(optimizers, students):
     optimizer.build(student.trainable_variables)
 
 
-@gin.configurable(denylist=["build_model"])
+@gin.configurable(denylist=["build_model", "codec"])
 class SupervisedTrainer(keras.Model):
   """Trains one model on labeled crops with the weighted heatmap MSE.
 
   Batches are dicts {'image', 'heatmaps', 'target_weight'} from `pipeline.labeled_dataset`.
+  Trainers share the constructor `(build_model, codec)`; the supervised step needs no codec.
   """
 
-  def __init__(self, build_model, **kwargs):
+  uses_unlabeled = False
+
+  def __init__(self, build_model, codec=None, **kwargs):
     super().__init__(**kwargs)
+    del codec
     self.student_1 = build_model()
     self.students = [self.student_1]
     self.loss_tracker = keras.metrics.Mean(name="loss")
@@ -47,6 +51,12 @@ class SupervisedTrainer(keras.Model):
   @property
   def metrics(self):
     return [self.loss_tracker]
+
+  def scalar_metrics(self):
+    return {"loss": self.loss_tracker.result()}
+
+  def vector_metrics(self):
+    return {}
 
   def train_step(self, data):
     labeled = data[0] if isinstance(data, tuple) else data
