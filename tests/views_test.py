@@ -77,7 +77,8 @@ class MultiViewAugmentTest(tf.test.TestCase):
                                        codec.input_size)
     image = np.zeros((1, 128, 96, 1), np.float32)
     image[0, 70:73, 38:41] = 1.0  # dot centred at (39, 71)
-    view_image = views_lib.make_views(tf.constant(image), matrices)[0, 0, ..., 0].numpy()
+    view_image = views_lib.make_views(tf.constant(image), matrices, tf.eye(3, batch_shape=[1]),
+                                      codec.input_size)[0, 0, ..., 0].numpy()
     image_peak = np.array(np.unravel_index(np.argmax(view_image), view_image.shape))[::-1] / 4.0
     base_heatmap = codec.encode(tf.constant([[[39.0, 71.0, 2.0]] * 17]))[0][None]
     identity = tf.eye(3, batch_shape=[1])
@@ -85,16 +86,37 @@ class MultiViewAugmentTest(tf.test.TestCase):
     heat_peak = ph.first_argmax(view_heatmap[0]).numpy()[0, 0]
     self.assertLessEqual(np.abs(image_peak - heat_peak).max(), 1.0)
 
-  def test_make_views_equals_the_eager_warp(self):
-    images = tf.random.stateless_uniform([2, 64, 32, 3], seed=[5, 6]) * 255
+  def test_make_views_warps_each_view_from_the_full_image_in_one_step(self):
+    # Views of a person in a larger image: one warp by view_from_base @ base_from_image equals
+    # the eager warp by that product (and not a warp of a warped crop).
+    images = tf.cast(tf.random.stateless_uniform([2, 90, 70, 3], seed=[5, 6]) * 255, tf.uint8)
+    base_from_image = geometry.affine_from_params([[30.0, 40.0], [40.0, 50.0]],
+                                                  [[45.0, 90.0], [30.0, 60.0]], [0.0, 0.0],
+                                                  (64, 32))
     matrices = views_lib.view_matrices(tf.constant([[10.0, -40.0], [0.0, 25.0]]),
                                        tf.constant([[1.0, 1.4], [0.7, 1.1]]), (64, 32))
-    out = views_lib.make_views(images, matrices)
+    out = views_lib.make_views(images, matrices, base_from_image, (64, 32))
     self.assertEqual(out.shape, (2, 2, 64, 32, 3))
     for b in range(2):
       for v in range(2):
-        expected = warp.warp_affine(images[b:b + 1], matrices[b:b + 1, v], (64, 32))[0]
+        m = tf.matmul(matrices[b:b + 1, v], base_from_image[b:b + 1])
+        expected = warp.warp_affine(images[b:b + 1], m, (64, 32))[0]
         self.assertAllClose(out[b, v], expected, atol=1e-2)
+
+  def test_fit_to_canvas_keeps_pixels_where_its_matrix_says(self):
+    from tfpose_ssl.data import pipeline  # pylint: disable=g-import-not-at-top
+    image = np.zeros((100, 80, 3), np.uint8)
+    image[59:62, 29:32] = 255  # a dot at (30, 60)
+    canvas, canvas_from_image = pipeline.fit_to_canvas(tf.constant(image), (120, 120))
+    self.assertEqual(canvas.shape, (120, 120, 3))
+    self.assertAllEqual(canvas[:100, :80], image)  # fits: padded, not resized
+    small, small_from_image = pipeline.fit_to_canvas(tf.constant(image), (50, 50))
+    self.assertEqual(small.shape, (50, 50, 3))
+    x, y = geometry.apply_affine([[30.0, 60.0]], small_from_image).numpy()[0]
+    self.assertAllClose([x, y], [14.75, 29.75])  # factor 0.5, pixel centres mapped
+    peak = np.unravel_index(np.argmax(small.numpy()[..., 0]), (50, 50))
+    self.assertLessEqual(np.abs(np.array(peak) - [y, x]).max(), 0.75)
+    self.assertAllClose(canvas_from_image, np.eye(3))
 
 
 if __name__ == "__main__":

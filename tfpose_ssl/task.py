@@ -30,6 +30,8 @@ class PoseTask:
     val_detections: COCO detection-results JSON for val boxes (None: ground-truth boxes).
     val_score_threshold: detection score threshold.
     flip_test: average with the mirrored crop at test time (the paper's val runs use False).
+    canvas_size: (H, W) every unlabeled image is padded to (larger ones are downscaled) so that
+      a batch's views are warped from full images in one XLA call; COCO images fit 640x640.
   """
   train_set: Optional[coco.CocoKeypoints] = None
   val_set: Optional[coco.CocoKeypoints] = None
@@ -41,6 +43,7 @@ class PoseTask:
   val_detections: Optional[str] = None
   val_score_threshold: float = 0.0
   flip_test: bool = False
+  canvas_size: Tuple[int, int] = (640, 640)
 
   @property
   def codec(self):

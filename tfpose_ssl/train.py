@@ -85,8 +85,8 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
           lr_decay_at=(0.7, 0.9), lr_decay_factor=0.1, num_labeled=None, split_mode="random",
           split_seed=0, split_file=None, unlabeled_sources=(), seed=0, eval_every_epochs=10,
           max_val_instances=None, checkpoint_every_steps=0, keep_checkpoints=3,
-          summary_every_steps=50, image_every_epochs=1, strategy="mirrored", num_visualized=8,
-          verbose="auto"):
+          summary_every_steps=50, image_every_epochs=1, max_steps_per_run=0, strategy="mirrored",
+          num_visualized=8, verbose="auto"):
   """Trains, checkpoints, validates; returns the final evaluation report.
 
   The report maps each model (student_1, ...) to its metrics; '_history' holds the per-epoch
@@ -111,6 +111,8 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
     eval_every_epochs: validation AP every this many epochs (0: only at the end).
     max_val_instances: validate on the first N val instances only (None: all).
     checkpoint_every_steps: extra checkpoints inside an epoch (0: only at epoch ends).
+    max_steps_per_run: stop (with a checkpoint) after this many steps in this invocation, for
+      time-boxed jobs; rerunning the command continues. 0: run to the end.
     strategy: 'mirrored' or 'default'.
   """
   task = task or task_lib.PoseTask()
@@ -164,46 +166,66 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
       return data
     return tf.data.Dataset.zip(data, pipeline.unlabeled_dataset(
         unlabeled, codec, unlabeled_batch_size, trainer.views, seed=seed, start_step=start_step,
-        padding=task.padding))
+        padding=task.padding, canvas_size=task.canvas_size))
 
   callbacks = [
       callbacks_lib.CheckpointCallback(manager, checkpoint_every_steps),
       callbacks_lib.SummaryCallback(writer, summary_every_steps),
   ]
   if unlabeled is not None and image_every_epochs:
-    sample = next(iter(pipeline.unlabeled_dataset(unlabeled, codec, 4, trainer.views, seed=seed)))
+    sample = next(iter(pipeline.unlabeled_dataset(unlabeled, codec, 4, trainer.views, seed=seed,
+                                                  padding=task.padding,
+                                                  canvas_size=task.canvas_size)))
     callbacks.append(callbacks_lib.PseudoLabelImageCallback(writer, sample, image_every_epochs))
   if task.val_set is not None:
     callbacks.append(callbacks_lib.ValidationCallback(validate, writer, eval_every_epochs,
-                                                      epochs))
+                                                      epochs, steps_per_epoch))
   start = time.time()
   start_step = step
   history = []
-  while step < total_steps:
+  end = min(total_steps, step + max_steps_per_run) if max_steps_per_run else total_steps
+  while step < end:
     epoch = step // steps_per_epoch
-    # A run resumed inside an epoch first finishes that epoch, then continues whole epochs.
-    partial = step % steps_per_epoch != 0
-    fitted = trainer.fit(make_data(step), initial_epoch=epoch, epochs=epoch + 1 if partial else epochs,
-                         steps_per_epoch=steps_per_epoch - step % steps_per_epoch,
-                         callbacks=callbacks, verbose=verbose, shuffle=False)
+    epoch_end = (epoch + 1) * steps_per_epoch
+    if step % steps_per_epoch or end < epoch_end:
+      # Inside an epoch (a resumed or time-boxed run): run to the epoch's end or the stop.
+      last_epoch, epoch_steps = epoch + 1, min(epoch_end, end) - step
+    else:
+      last_epoch, epoch_steps = epoch + (end - step) // steps_per_epoch, steps_per_epoch
+    fitted = trainer.fit(make_data(step), initial_epoch=epoch, epochs=last_epoch,
+                         steps_per_epoch=epoch_steps, callbacks=callbacks, verbose=verbose,
+                         shuffle=False)
     history += [dict(zip(fitted.history, values)) for values in zip(*fitted.history.values())]
     step = callbacks_lib.current_step(trainer)
   train_seconds = time.time() - start
+  last_metrics = {name: float(value) for name, value in trainer.scalar_metrics().items()}
+  if step < total_steps:
+    print(f"stopped at step {step} of {total_steps} (max_steps_per_run); run the same command "
+          "again to continue", flush=True)
+    return {"_history": history, "_step": step}
   if task.val_set is None:
     return {"_history": history}
   report = validate()
   report["_history"] = history
+  report["_train_metrics"] = last_metrics
   callbacks_lib.write_validation(writer, report, step)
   write_summary(workdir, report, task, step, train_seconds, steps_done=step - start_step,
-                num_visualized=num_visualized)
+                num_visualized=num_visualized, train_metrics=last_metrics if history else None)
   return report
 
 
-def write_summary(workdir, report, task, step, train_seconds, steps_done, num_visualized):
-  """summary.json, summary.md and skeletons.png of the final evaluation."""
+def write_summary(workdir, report, task, step, train_seconds, steps_done, num_visualized,
+                  train_metrics=None):
+  """summary.json, summary.md and skeletons.png of the final evaluation.
+
+  `train_metrics` (the last epoch's training statistics, e.g. pseudo-label PCK) is recorded
+  when this invocation trained.
+  """
   metrics = {k: v for k, v in report.items() if not k.startswith("_")}
   summary = {"step": step, "train_seconds": round(train_seconds, 1), "steps_this_run": steps_done,
              "val_set": task.val_set.annotation_path, "metrics": metrics}
+  if train_metrics:
+    summary["last_epoch_train_metrics"] = train_metrics
   io_utils.atomic_write_text(os.path.join(workdir, "summary.json"), json.dumps(summary, indent=1))
   best = max(metrics, key=lambda name: metrics[name]["AP"])
   meta = metrics[best].get("PCK_meta", {})

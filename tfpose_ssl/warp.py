@@ -1,8 +1,9 @@
 """The one affine warp of the project: bilinear, batched, XLA-compilable.
 
-Serves image crops (tf.data), the weak/strong views of unlabeled crops, and the alignment of
-heatmaps between views. The core `ImageProjectiveTransformV3` op has no XLA kernel
-(../shared/PLATFORM.md), so sampling is written with `tf.gather(..., batch_dims=1)`.
+Serves image crops (tf.data), the weak/strong views of unlabeled crops (all views of an image
+in one call), and the alignment of heatmaps between views. The core
+`ImageProjectiveTransformV3` op has no XLA kernel (../shared/PLATFORM.md), so sampling is
+written with `tf.gather(..., batch_dims=1)`.
 """
 
 import tensorflow as tf
@@ -11,23 +12,31 @@ from tfpose_ssl import geometry
 
 
 def warp_affine(images, dst_from_src, output_size):
-  """Warps `images` `[B, H, W, C]` by `dst_from_src` `[B, 3, 3]` into `[B, h, w, C]` float32.
+  """Warps `images` `[B, H, W, C]` by affine matrices into float32 outputs of `output_size`.
 
-  Output pixel (x, y) takes the bilinear sample of the source at `inv(dst_from_src) @ (x, y, 1)`;
-  taps outside the source contribute zero (constant zero fill, as cv2.warpAffine's default).
-  `images` may be uint8 or float; the result is float32.
+  `dst_from_src` is `[B, 3, 3]` (one warp per image -> `[B, h, w, C]`) or `[B, V, 3, 3]`
+  (V warps of each image -> `[B, V, h, w, C]`, without copying the image V times). Output
+  pixel (x, y) is the bilinear sample of the source at `inv(dst_from_src) @ (x, y, 1)`; taps
+  outside the source contribute zero (constant zero fill, as cv2.warpAffine's default).
+  `images` may be uint8 or float.
   """
   images = tf.convert_to_tensor(images)
+  dst_from_src = tf.convert_to_tensor(dst_from_src, tf.float32)
+  several = dst_from_src.shape.rank == 4
+  matrices = dst_from_src if several else dst_from_src[:, None]
   shape = tf.shape(images)
   batch, height, width = shape[0], shape[1], shape[2]
+  num_views = tf.shape(matrices)[1]
   channels = images.shape[-1]
   out_h, out_w = output_size
-  src_from_dst = geometry.invert_affine(dst_from_src)
+  src_from_dst = geometry.invert_affine(matrices)  # [B, V, 3, 3]
 
   ys, xs = tf.meshgrid(tf.range(out_h, dtype=tf.float32), tf.range(out_w, dtype=tf.float32),
                        indexing="ij")
-  grid = tf.reshape(tf.stack([xs, ys], axis=-1), [1, out_h * out_w, 2])
-  src = geometry.apply_affine(tf.tile(grid, [batch, 1, 1]), src_from_dst)  # [B, hw, 2]
+  grid = tf.reshape(tf.stack([xs, ys], axis=-1), [1, 1, out_h * out_w, 2])
+  grid = tf.broadcast_to(grid, tf.stack([batch, num_views, out_h * out_w, 2]))
+  src = geometry.apply_affine(grid, src_from_dst)  # [B, V, hw, 2]
+  src = tf.reshape(src, [batch, -1, 2])
   sx, sy = src[..., 0], src[..., 1]
   x0, y0 = tf.floor(sx), tf.floor(sy)
   fx, fy = sx - x0, sy - y0
@@ -44,4 +53,5 @@ def warp_affine(images, dst_from_src, output_size):
 
   out = (tap(x0, y0, (1.0 - fx) * (1.0 - fy)) + tap(x0 + 1.0, y0, fx * (1.0 - fy)) +
          tap(x0, y0 + 1.0, (1.0 - fx) * fy) + tap(x0 + 1.0, y0 + 1.0, fx * fy))
-  return tf.reshape(out, [batch, out_h, out_w, channels])
+  out = tf.reshape(out, tf.stack([batch, num_views, out_h, out_w, channels]))
+  return out if several else out[:, 0]

@@ -57,6 +57,19 @@ class CocoLoaderTest(tf.test.TestCase):
     self.assertLen(kept, expected)
     self.assertEqual(counts["low_score"], 118 - expected)
 
+  def test_unlabeled_folder_with_detector_boxes(self):
+    root = testing.coco_mini_dir()
+    source = coco.UnlabeledImages(
+        image_dir="images", detections="annotations/person_detection_results_mini.json",
+        score_threshold=0.0, root=root)
+    instances, counts = coco.load_unlabeled(source)  # ids from the numeric file names
+    self.assertLen(instances, 118)
+    self.assertEqual(sum(counts.values()), 0)
+    self.assertAllEqual(instances.keypoints, np.zeros((118, 17, 3)))
+    self.assertEqual(sorted(set(instances.image_ids.tolist())), [785, 40083, 196141, 197388])
+    with self.assertRaisesRegex(coco.DataError, "no images"):
+      coco.load_unlabeled(coco.UnlabeledImages(self.get_temp_dir(), "x.json"))
+
   def test_clip_box(self):
     self.assertEqual(coco.clip_box([-10, -5, 30, 20], 100, 50), [0.0, 0.0, 30.0, 20.0])
     self.assertEqual(coco.clip_box([90, 40, 30, 20], 100, 50), [90.0, 40.0, 10.0, 10.0])

@@ -23,6 +23,17 @@ def tiny_model():
   return simple_baseline.simple_baseline((64, 64), "resnet18", width=8, deconv_filters=16)
 
 
+def two_layer_model():
+  """A stand-in student for tests that only exercise the trainer's logic (fast to trace)."""
+  inputs = keras.Input((64, 64, 3))
+  x = keras.layers.Rescaling(1.0 / 255.0)(inputs)
+  x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")(x)
+  x = keras.layers.Conv2D(8, 3, strides=2, padding="same")(x)
+  x = keras.layers.BatchNormalization()(x)
+  x = keras.layers.ReLU()(x)
+  return keras.Model(inputs, keras.layers.Conv2D(17, 1, dtype="float32")(x))
+
+
 def fixed_batch(spec, batch=4, seed=0):
   """A labeled and an unlabeled batch of noise images with consistent shapes."""
   rng = np.random.default_rng(seed)
@@ -34,7 +45,8 @@ def fixed_batch(spec, batch=4, seed=0):
   rotations, scales = spec.sample(tf.constant([seed, 1], tf.int64), batch)
   matrices = views_lib.view_matrices(rotations, scales, CODEC.input_size)
   base = tf.constant(rng.uniform(0, 255, (batch, 64, 64, 3)), tf.float32)
-  unlabeled = {"views": views_lib.make_views(base, matrices), "matrices": matrices,
+  unlabeled = {"views": views_lib.make_views(base, matrices, tf.eye(3, batch_shape=[batch]),
+                                                         CODEC.input_size), "matrices": matrices,
                "keypoints": tf.constant(keypoints), "pck_radius": tf.fill([batch], 6.0)}
   return labeled, unlabeled
 
@@ -60,7 +72,7 @@ class DualStudentStepTest(tf.test.TestCase):
       with self.subTest(name):
         testing.parse_config("synthetic.gin", [f"include '{path}'"])
         keras.utils.set_random_seed(0)
-        trainer = dual_student.DualStudentTrainer(build_model=tiny_model, codec=CODEC)
+        trainer = dual_student.DualStudentTrainer(build_model=two_layer_model, codec=CODEC)
         trainer.compile([keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3)])
         trainer.measure_pseudo_labels = True
         logs = tf.function(trainer.train_step)(fixed_batch(trainer.views))
@@ -162,6 +174,21 @@ class DualStudentStepTest(tf.test.TestCase):
     grid = trainer.pseudo_label_images(fixed_batch(spec)[1], max_crops=2)
     self.assertEqual(grid.dtype, tf.uint8)
     self.assertEqual(grid.shape, (1, 2 * 64, (3 + 2) * 64, 3))
+
+  def test_held_back_labels_of_unlabeled_crops_never_change_training(self):
+    spec = views_lib.MultiViewAugment(num_weak=1, num_strong=2)
+    labeled, unlabeled = fixed_batch(spec)
+    hidden = dict(unlabeled, keypoints=tf.zeros_like(unlabeled["keypoints"]))
+    weights = []
+    for batch in (unlabeled, hidden):
+      keras.utils.set_random_seed(3)
+      trainer = make_trainer(views=spec, threshold=None)
+      trainer.measure_pseudo_labels = True
+      logs = tf.function(trainer.train_step)((labeled, batch))
+      weights.append(trainer.student_1.get_weights())
+      del logs
+    for a, b in zip(*weights):
+      self.assertAllEqual(a, b)
 
   def test_checkpoint_items_hold_both_students_and_optimizers(self):
     trainer = make_trainer()

@@ -143,15 +143,40 @@ def eval_dataset(instances, codec, batch_size, padding=1.25):
   return ds.batch(batch_size).prefetch(AUTOTUNE)
 
 
+def fit_to_canvas(image, canvas_size):
+  """Pads uint8 `image` `[h, w, 3]` to `canvas_size` (H, W), downscaling it first if larger.
+
+  Returns (canvas `[H, W, 3]` uint8, `[3, 3]` matrix taking original image pixels to canvas
+  pixels).
+  """
+  canvas_h, canvas_w = canvas_size
+  shape = tf.cast(tf.shape(image)[:2], tf.float32)
+  factor = tf.minimum(1.0, tf.minimum(canvas_h / shape[0], canvas_w / shape[1]))
+  size = tf.cast(tf.floor(shape * factor), tf.int32)
+  image = tf.cond(factor < 1.0,
+                  lambda: tf.cast(tf.round(tf.image.resize(image, size, antialias=True)),
+                                  tf.uint8),
+                  lambda: image)
+  canvas = tf.image.pad_to_bounding_box(image, 0, 0, canvas_h, canvas_w)
+  # tf.image.resize maps pixel centres: resized = (original + 0.5) * factor - 0.5.
+  offset = 0.5 * factor - 0.5
+  canvas_from_image = tf.stack([tf.stack([factor, 0.0, offset]), tf.stack([0.0, factor, offset]),
+                                tf.constant([0.0, 0.0, 1.0])])
+  return canvas, canvas_from_image
+
+
 def unlabeled_dataset(instances, codec, batch_size, views, seed=0, start_step=0, padding=1.25,
-                      alpha=0.1):
+                      canvas_size=(640, 640), alpha=0.1):
   """Infinite batches of unlabeled crops, each as weak + strong views (`views.MultiViewAugment`).
 
   Elements: {'views': `[B, V, H, W, 3]` float32, 'matrices': `[B, V, 3, 3]` view_from_base,
   'keypoints': `[B, J, 3]` held-back labels in base-crop pixels (zeros when there are none;
   only used to *measure* pseudo-label quality, never for training), 'pck_radius': `[B]`
-  alpha * max(box w, h) in base-crop pixels}. Views are warped by the XLA-compiled
-  `views.make_views` after batching.
+  alpha * max(box w, h) in base-crop pixels}.
+
+  Each element's image is padded to `canvas_size` (larger images are downscaled to fit);
+  after batching, the XLA-compiled `views.make_views` warps every view straight from the
+  canvas (one interpolation, like the labeled and evaluation crops).
   """
   table = _instance_table(instances, codec.aspect_ratio, padding)
   boxes = tf.constant(instances.boxes, tf.float32)
@@ -159,18 +184,24 @@ def unlabeled_dataset(instances, codec, batch_size, views, seed=0, start_step=0,
   def load(position, index):
     del position
     center, scale = table["center"][index], table["scale"][index]
-    matrix = geometry.affine_from_params(center, scale, 0.0, codec.input_size)
-    image = crop(read_image(table["path"][index]), matrix, codec.input_size)
-    keypoints = transform_keypoints(table["keypoints"][index], matrix, tf.constant(False))
+    base_from_image = geometry.affine_from_params(center, scale, 0.0, codec.input_size)
+    canvas, canvas_from_image = fit_to_canvas(read_image(table["path"][index]), canvas_size)
+    keypoints = transform_keypoints(table["keypoints"][index], base_from_image,
+                                    tf.constant(False))
     radius = alpha * tf.reduce_max(boxes[index][2:]) * codec.input_size[1] / scale[0]
-    return {"image": image, "keypoints": keypoints, "pck_radius": radius}
+    return {"canvas": canvas,
+            "base_from_canvas": tf.matmul(base_from_image,
+                                          geometry.invert_affine(canvas_from_image)),
+            "keypoints": keypoints, "pck_radius": radius}
 
   def add_views(step, batch):
     rotations, scales = views.sample(tf.stack([tf.constant(seed + 1, tf.int64), step]),
                                      batch_size)
     matrices = views_lib.view_matrices(rotations, scales, codec.input_size)
-    return {"views": views_lib.make_views(batch["image"], matrices), "matrices": matrices,
-            "keypoints": batch["keypoints"], "pck_radius": batch["pck_radius"]}
+    images = views_lib.make_views(batch["canvas"], matrices, batch["base_from_canvas"],
+                                  codec.input_size)
+    return {"views": images, "matrices": matrices, "keypoints": batch["keypoints"],
+            "pck_radius": batch["pck_radius"]}
 
   ds = index_stream(len(instances), seed + 1, start_step * batch_size)
   ds = ds.map(load, num_parallel_calls=AUTOTUNE, deterministic=True)

@@ -197,11 +197,15 @@ class DualStudentTrainer(keras.Model):
   def _pseudo_pck(self, targets, weights, keypoints, radius):
     """PCK of pseudo-targets `[B, h, w, J]` against held-back labels `[B, J, 3]` (same frame).
 
-    Returns (correct `[B, J]`, counted `[B, J]`): joints with a target and a label.
+    Returns (correct `[B, J]`, counted `[B, J]`): joints with a target and a label inside the
+    frame (a zoomed-in loss view does not see every joint).
     """
     xy = ph.first_argmax(targets)
     distance = tf.norm(xy - keypoints[..., :2], axis=-1)
-    counted = tf.cast((weights > 0) & (keypoints[..., 2] > 0), tf.float32)
+    size = tf.cast(tf.shape(targets)[1:3], tf.float32)
+    inside = ((keypoints[..., 0] >= 0) & (keypoints[..., 0] <= size[1] - 1) &
+              (keypoints[..., 1] >= 0) & (keypoints[..., 1] <= size[0] - 1))
+    counted = tf.cast((weights > 0) & (keypoints[..., 2] > 0) & inside, tf.float32)
     correct = tf.cast(distance <= radius[:, None], tf.float32) * counted
     return correct, counted
 
