@@ -22,6 +22,7 @@ class SupervisedTrainTest(tf.test.TestCase):
 
   def _run(self, workdir, bindings=()):
     testing.parse_config("smoke.gin", [
+        "include 'configs/modes/supervised.gin'",
         f"train/synthetic_coco.root = '{self.data_root}'",
         f"val/synthetic_coco.root = '{self.data_root}'",
         "train.epochs = 3", "train.steps_per_epoch = 4", "train.eval_every_epochs = 0",

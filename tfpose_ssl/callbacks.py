@@ -107,15 +107,18 @@ class PseudoLabelImageCallback(keras.callbacks.Callback):
 class ValidationCallback(keras.callbacks.Callback):
   """Every `every_epochs` epochs, scores the students on the validation set (COCO AP, PCK)."""
 
-  def __init__(self, evaluate_fn, writer, every_epochs, last_epoch):
+  def __init__(self, evaluate_fn, writer, every_epochs, last_epoch, steps_per_epoch):
     super().__init__()
     self.evaluate_fn = evaluate_fn
     self.writer = writer
     self.every_epochs = every_epochs
     self.last_epoch = last_epoch
+    self.steps_per_epoch = steps_per_epoch
 
   def on_epoch_end(self, epoch, logs=None):
     done = epoch + 1
+    if current_step(self.model) % self.steps_per_epoch:
+      return  # a run stopped inside an epoch
     if not self.every_epochs or done % self.every_epochs or done == self.last_epoch:
       return  # the final evaluation runs after training
     report = self.evaluate_fn()
