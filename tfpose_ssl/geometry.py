@@ -9,7 +9,6 @@ All functions are batched over leading dimensions and run in graph mode and unde
 
 import math
 
-import numpy as np
 import tensorflow as tf
 
 
@@ -17,16 +16,16 @@ def box_to_center_scale(boxes, aspect_ratio, padding=1.25):
   """COCO boxes `[..., 4]` (x, y, w, h) -> centers `[..., 2]`, scales `[..., 2]` in pixels.
 
   The box is grown to the model's aspect ratio (width / height) and padded by `padding`,
-  as SimpleBaseline's `_xywh2cs` (without its 200-pixel unit). NumPy in, NumPy out.
+  as SimpleBaseline's `_xywh2cs` (without its 200-pixel unit). Graph-mode (the exported
+  image-level signature uses it); NumPy inputs are accepted.
   """
-  boxes = np.asarray(boxes, dtype=np.float64)
-  x, y, w, h = (boxes[..., i] for i in range(4))
-  center = np.stack([x + 0.5 * w, y + 0.5 * h], axis=-1)
+  boxes = tf.convert_to_tensor(boxes, tf.float32)
+  x, y, w, h = tf.unstack(boxes, num=4, axis=-1)
+  center = tf.stack([x + 0.5 * w, y + 0.5 * h], axis=-1)
   wider = w > aspect_ratio * h
-  w2 = np.where(wider, w, h * aspect_ratio)
-  h2 = np.where(wider, w / aspect_ratio, h)
-  scale = np.stack([w2, h2], axis=-1) * padding
-  return center.astype(np.float32), scale.astype(np.float32)
+  w2 = tf.where(wider, w, h * aspect_ratio)
+  h2 = tf.where(wider, w / aspect_ratio, h)
+  return center, tf.stack([w2, h2], axis=-1) * padding
 
 
 def _as_float(x):

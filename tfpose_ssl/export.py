@@ -1,0 +1,82 @@
+r"""Exports a trained checkpoint as a SavedModel and TFLite models.
+
+  python -m tfpose_ssl.export --checkpoint=runs/synthetic --out=exported/synthetic \
+      [--model=ensemble] [--flip] [--tflite=fp32,fp16,dynamic_int8,int8] [--uncertainty_views=5]
+  bazel run //export -- --checkpoint=$PWD/runs/synthetic --out=$PWD/exported/synthetic
+
+Writes <out>/saved_model (signatures `serving_default`: image + boxes -> keypoints, scores;
+`crops`: crops -> heatmaps, keypoints, scores, ...) and <out>/pose_<variant>.tflite (the
+crop-level function at batch 1, decoding inside the model), each with its metadata (which
+model, flip test, input size, ...). The checkpoint's config.gin is reused unless --config.
+"""
+
+import os
+
+from absl import app
+from absl import flags
+import numpy as np
+
+from tfpose_ssl import config as config_lib
+from tfpose_ssl import eval_lib
+from tfpose_ssl import serving
+from tfpose_ssl import task as task_lib
+from tfpose_ssl import train  # pylint: disable=unused-import  (configurables of saved configs)
+from tfpose_ssl.data import coco
+from tfpose_ssl.data import pipeline
+
+FLAGS = flags.FLAGS
+
+
+def representative_crops(task, count=64):
+  """uint8 crops of the first `count` validation people (calibration for full int8)."""
+  instances, _ = coco.load_instances(task.val_set)
+  instances = instances.select(np.arange(min(count, len(instances))))
+  crops = [batch["image"].numpy() for batch in
+           pipeline.eval_dataset(instances, task.codec, 32, padding=task.padding)]
+  return np.clip(np.round(np.concatenate(crops)), 0, 255).astype(np.uint8)
+
+
+def build_module(task, checkpoint, model="ensemble", flip_test=False, uncertainty_views=0):
+  """The serving module for `model` ('student_1', 'student_2' or 'ensemble') of a checkpoint."""
+  students, path = eval_lib.restore_students(task, checkpoint)
+  named = eval_lib.model_sets(students)
+  if model not in named:
+    raise ValueError(f"--model={model} is not in this checkpoint; it has {sorted(named)}")
+  metadata = {"model": model, "checkpoint": path}
+  return serving.PoseServingModule(named[model], task.codec, task.padding, flip_test,
+                                   uncertainty_views, metadata)
+
+
+def _define_flags():
+  config_lib.define_flags()
+  flags.DEFINE_string("checkpoint", None, "Training workdir, checkpoint folder or prefix.")
+  flags.DEFINE_string("out", None, "Output folder.")
+  flags.DEFINE_enum("model", "ensemble", ["student_1", "student_2", "ensemble"],
+                    "Which model to export (ensemble: average of both students' heatmaps; "
+                    "falls back to an error for a one-student checkpoint).")
+  flags.DEFINE_bool("flip", False, "Flip test inside the exported graph.")
+  flags.DEFINE_list("tflite", ["fp32", "fp16", "dynamic_int8", "int8"], "TFLite variants.")
+  flags.DEFINE_integer("uncertainty_views", 0, "Test-time views for the per-joint uncertainty "
+                       f"output (0: off; up to {len(serving.UNCERTAINTY_VIEWS)}).")
+  flags.mark_flags_as_required(["checkpoint", "out"])
+
+
+def main(argv):
+  del argv
+  checkpoint = coco.resolve_path(FLAGS.checkpoint)
+  config_lib.parse(FLAGS.config, FLAGS.gin_bindings, workdir=checkpoint)
+  task = task_lib.PoseTask()
+  module = build_module(task, checkpoint, FLAGS.model, FLAGS.flip, FLAGS.uncertainty_views)
+  out = coco.resolve_path(FLAGS.out)
+  os.makedirs(out, exist_ok=True)
+  print("SavedModel:", serving.export_saved_model(module, os.path.join(out, "saved_model")))
+  calibration = representative_crops(task) if "int8" in FLAGS.tflite else None
+  for variant in FLAGS.tflite:
+    path = serving.export_tflite(module, os.path.join(out, f"pose_{variant}.tflite"), variant,
+                                 calibration)
+    print(f"TFLite {variant}: {path} ({os.path.getsize(path) / 2 ** 20:.1f} MiB)")
+
+
+if __name__ == "__main__":
+  _define_flags()
+  app.run(main)

@@ -1,0 +1,149 @@
+r"""Runs an exported model on one image: draws the skeletons, writes COCO-format results.
+
+  python -m tfpose_ssl.predict --model=exported/synthetic/saved_model --image=photo.jpg \
+      [--boxes=detections.json] --out=out.png [--json=out.json]
+  python -m tfpose_ssl.predict --model=exported/synthetic/pose_int8.tflite --image=photo.jpg ...
+
+--boxes is a COCO detection-results JSON (the entries of this image: its `image_id` is
+--image_id, or the number in the file name as in COCO), or a JSON list of [x, y, w, h] boxes.
+Without --boxes the whole image is one person box. The JSON output is a list of COCO keypoint
+results (pycocotools `loadRes` format); detector boxes get SimpleBaseline's rescoring and
+OKS-NMS, as in evaluation.
+"""
+
+import json
+import os
+
+from absl import app
+from absl import flags
+import numpy as np
+import tensorflow as tf
+
+from tfpose_ssl import codec as codec_lib
+from tfpose_ssl import evaluation
+from tfpose_ssl import geometry
+from tfpose_ssl import io_utils
+from tfpose_ssl import serving
+from tfpose_ssl import visualize
+from tfpose_ssl import warp
+
+FLAGS = flags.FLAGS
+
+
+class SavedModelPredictor:
+  """The SavedModel's image-level signature (cropping, model and decoding in the graph)."""
+
+  def __init__(self, path):
+    self.model = tf.saved_model.load(path)
+    self.signature = self.model.signatures["serving_default"]
+    with open(os.path.join(path, serving.METADATA_FILE)) as f:
+      self.metadata = json.load(f)
+
+  def __call__(self, image, boxes):
+    out = self.signature(image=tf.constant(image, tf.uint8),
+                         boxes=tf.constant(boxes, tf.float32))
+    return out["keypoints"].numpy(), out["scores"].numpy()
+
+
+class TFLitePredictor:
+  """A crop-level TFLite model: crops are cut here, keypoints mapped back to the image."""
+
+  def __init__(self, path):
+    from ai_edge_litert import interpreter as litert  # pylint: disable=g-import-not-at-top
+    self.interpreter = litert.Interpreter(model_path=path)
+    self.runner = self.interpreter.get_signature_runner()
+    with open(path + ".json") as f:
+      self.metadata = json.load(f)
+    self.codec = codec_lib.KeypointCodec(self.metadata["input_size"], self.metadata["stride"],
+                                         self.metadata["sigma"])
+
+  def __call__(self, image, boxes):
+    centers, scales = geometry.box_to_center_scale(boxes, self.codec.aspect_ratio,
+                                                   self.metadata["padding"])
+    matrices = geometry.affine_from_params(centers, scales, tf.zeros_like(centers[:, 0]),
+                                           self.codec.input_size)
+    crops = warp.warp_affine(tf.constant(image)[None], matrices[None], self.codec.input_size)[0]
+    crops = tf.cast(tf.clip_by_value(tf.round(crops), 0, 255), tf.uint8).numpy()
+    keypoints, scores = [], []
+    for crop in crops:
+      out = self.runner(crops=crop[None])
+      keypoints.append(out["keypoints"][0])
+      scores.append(out["scores"][0])
+    keypoints = geometry.apply_affine(np.stack(keypoints), geometry.invert_affine(matrices))
+    return keypoints.numpy(), np.stack(scores)
+
+
+def load_predictor(path):
+  if path.endswith(".tflite"):
+    return TFLitePredictor(path)
+  if os.path.isdir(path):
+    return SavedModelPredictor(path)
+  raise ValueError(f"--model must be a SavedModel folder or a .tflite file, got {path}")
+
+
+def read_boxes(path, image_id, image_shape, threshold):
+  """Boxes `[N, 4]`, box scores `[N]` and whether they came from a detector."""
+  if not path:
+    height, width = image_shape[:2]
+    return np.array([[0.0, 0.0, width, height]], np.float32), np.ones(1, np.float32), False
+  with open(path) as f:
+    entries = json.load(f)
+  if entries and isinstance(entries[0], dict):
+    if image_id is None:
+      raise ValueError("--boxes holds COCO detections: give --image_id or a COCO-named image")
+    rows = [e for e in entries if e.get("image_id") == image_id and
+            e.get("category_id", 1) == 1 and e.get("score", 1.0) >= threshold]
+    boxes = np.array([e["bbox"] for e in rows], np.float32).reshape(-1, 4)
+    return boxes, np.array([e.get("score", 1.0) for e in rows], np.float32), True
+  boxes = np.array(entries, np.float32).reshape(-1, 4)
+  return boxes, np.ones(len(boxes), np.float32), False
+
+
+def predict(model_path, image_path, boxes_path=None, image_id=None, box_threshold=0.5,
+            joint_threshold=0.3):
+  """COCO keypoint results and the drawn image for one image file."""
+  predictor = load_predictor(model_path)
+  image = visualize.read_rgb(image_path)
+  if image_id is None:
+    stem = os.path.splitext(os.path.basename(image_path))[0]
+    image_id = int(stem) if stem.isdigit() else 0
+  boxes, box_scores, detected = read_boxes(boxes_path, image_id, image.shape, box_threshold)
+  if not len(boxes):
+    return [], image
+  keypoints, scores = predictor(image, boxes)
+  padding = predictor.metadata["padding"]
+  areas = boxes[:, 2] * boxes[:, 3] * padding ** 2
+  results = evaluation.to_coco_results(np.full(len(boxes), image_id), keypoints, scores,
+                                       box_scores, areas, 0.9 if detected else None)
+  poses = np.array([r["keypoints"] for r in results]).reshape(-1, 17, 3)
+  drawn = visualize.draw_skeletons(image, poses[..., :2], poses[..., 2], joint_threshold)
+  return results, drawn
+
+
+def _define_flags():
+  flags.DEFINE_string("model", None, "SavedModel folder or .tflite file.")
+  flags.DEFINE_string("image", None, "Image file.")
+  flags.DEFINE_string("boxes", None, "COCO detection results or a list of [x, y, w, h].")
+  flags.DEFINE_integer("image_id", None, "The image's id in --boxes (default: from its name).")
+  flags.DEFINE_float("box_threshold", 0.5, "Detection score threshold.")
+  flags.DEFINE_float("joint_threshold", 0.3, "Joints below this score are not drawn.")
+  flags.DEFINE_string("out", None, "Output PNG.")
+  flags.DEFINE_string("json", None, "Output COCO results JSON.")
+  flags.mark_flags_as_required(["model", "image", "out"])
+
+
+def main(argv):
+  del argv
+  from tfpose_ssl.data import coco  # pylint: disable=g-import-not-at-top
+  results, drawn = predict(coco.resolve_path(FLAGS.model), coco.resolve_path(FLAGS.image),
+                           coco.resolve_path(FLAGS.boxes), FLAGS.image_id, FLAGS.box_threshold,
+                           FLAGS.joint_threshold)
+  visualize.save_png(coco.resolve_path(FLAGS.out), drawn)
+  if FLAGS.json:
+    io_utils.atomic_write_text(coco.resolve_path(FLAGS.json), json.dumps(results))
+  print(f"{len(results)} people; drawn to {FLAGS.out}")
+
+
+if __name__ == "__main__":
+  _define_flags()
+  app.run(main)
