@@ -1,0 +1,74 @@
+"""Unit-level checks of the benchmark code (the benchmarks themselves are too slow for CI)."""
+
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tests import testing
+from tfpose_ssl.benchmarks import quality
+from tfpose_ssl.benchmarks import throughput
+
+
+class QualityBenchmarkTest(tf.test.TestCase):
+
+  def test_aggregate_and_table_from_known_summaries(self):
+    def summary(ap1, ap2, ens, pck, before, after):
+      meta = {j: pck for j in ("ankle", "knee", "hip", "wrist", "elbow", "shoulder", "head")}
+      metrics = {"student_1": {"AP": ap1, "PCK": pck, "PCK_meta": meta},
+                 "student_2": {"AP": ap2, "PCK": pck, "PCK_meta": meta},
+                 "ensemble": {"AP": ens, "PCK": pck, "PCK_meta": meta}}
+      return {"metrics": metrics, "last_epoch_train_metrics": {
+          "pseudo_pck_before_1": before, "pseudo_pck_before_2": before,
+          "pseudo_pck_after_1": after, "pseudo_pck_after_2": after}}
+    runs = {(100, "Full method (+ selection)"): [summary(0.1, 0.3, 0.25, 0.5, 0.4, 0.6),
+                                                 summary(0.3, 0.3, 0.35, 0.7, 0.2, 0.4)]}
+    table = quality.aggregate(runs)
+    row = table["100/Full method (+ selection)"]
+    self.assertAllClose(row["AP_student"], (0.25, 0.05))  # seeds: 0.2 and 0.3
+    self.assertAllClose(row["AP_ensemble"], (0.3, 0.05))
+    self.assertAllClose(row["pseudo_pck_before"], (0.3, 0.1))
+    self.assertAllClose(row["pseudo_pck_after"], (0.5, 0.1))
+    self.assertEqual(row["seeds"], 2)
+    text = quality.markdown(table, quality.MODES["test"], "test")
+    self.assertIn("| 100 | Full method (+ selection) | 25.0 ± 5.0 | 30.0 ± 5.0 | 60.0 ± 10.0 |",
+                  text)
+
+  def test_tiny_end_to_end_run_resumes(self):
+    out = os.path.join(self.get_temp_dir(), "quality")
+    data = os.path.join(self.get_temp_dir(), "data")
+    command = [sys.executable, "-m", "tfpose_ssl.benchmarks.quality", "--mode=test",
+               f"--out={out}", f"--data_root={data}", "--base_config=configs/smoke.gin"]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    result = subprocess.run(command, cwd=testing.REPO_ROOT, env=env, capture_output=True,
+                            text=True, timeout=1800, check=False)
+    self.assertEqual(result.returncode, 0, result.stdout[-2000:] + result.stderr[-2000:])
+    with open(os.path.join(out, "test.md")) as f:
+      table = f.read()
+    for method in quality.METHODS:
+      self.assertIn(f"| 8 | {method} |", table)
+    # A second invocation reuses every finished run (resumable benchmark).
+    again = subprocess.run(command, cwd=testing.REPO_ROOT, env=env, capture_output=True,
+                           text=True, timeout=600, check=False)
+    self.assertEqual(again.returncode, 0)
+    self.assertNotIn("seed=0:", again.stdout)
+
+
+class ThroughputHelpersTest(tf.test.TestCase):
+
+  def test_forward_flops_hand_count(self):
+    inputs = keras.Input((8, 6, 3))
+    x = keras.layers.Conv2D(4, 3, strides=2, padding="same")(inputs)  # out 4x3x4
+    x = keras.layers.Conv2DTranspose(2, 4, strides=2, padding="same")(x)  # in 4x3x4
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(5)(x)  # 8*6*2 = 96 inputs
+    model = keras.Model(inputs, x)
+    expected = 2 * (3 * 3 * 3 * 4 * 4 * 3) + 2 * (4 * 4 * 4 * 2 * 4 * 3) + 2 * 96 * 5
+    self.assertEqual(throughput.forward_flops(model), expected)
+
+
+if __name__ == "__main__":
+  tf.test.main()

@@ -1,0 +1,211 @@
+r"""Learning-quality benchmark: a synthetic COCO-Partial protocol on this machine.
+
+  python -m tfpose_ssl.benchmarks.quality --mode=quick   # at most ~20 min here
+  python -m tfpose_ssl.benchmarks.quality --mode=full    # at most ~3 h here
+  bazel run //tfpose_ssl/benchmarks:quality -- --mode=full
+
+Generates a fixed synthetic train/val set with the project's generator, draws labeled budgets
+from train (the rest unlabeled), and trains Supervised, DualPose, the full method and the
+Table 4 rows with the same backbone, input size, number of steps, batch sizes and seeds (seed
+k draws split k and initialization k). Every run is the real training binary in a subprocess
+with its own workdir, so an interrupted benchmark resumes where it stopped. Writes
+`<out>/<mode>.json` (every run and the aggregates) and `<out>/<mode>.md` (the table: AP
+mean +- std for student and ensemble, PCK@0.1 of the 7 meta-joints, and the pseudo-label PCK
+before and after selection of the semi-supervised rows).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+from absl import app
+from absl import flags
+import numpy as np
+
+from tfpose_ssl import io_utils
+from tfpose_ssl import keypoints as kp
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+METHODS = {  # name -> mode file (configs/modes/)
+    "Supervised": "supervised.gin",
+    "DualPose": "dualpose.gin",
+    "+ multi-view (T4)": "table4_multiview.gin",
+    "+ threshold-and-refine (T4)": "table4_refine.gin",
+    "Full method (+ selection)": "full.gin",
+}
+
+MODES = {
+    # Smoke check: the smallest budget, every method, one seed, a short schedule.
+    "quick": {"budgets": [100], "seeds": [0], "steps": 150, "num_images": 600,
+              "val_images": 150, "batch": 16},
+    # The README table.
+    "full": {"budgets": [100, 300, 1000], "seeds": [0, 1, 2], "steps": 900,
+             "num_images": 1500, "val_images": 150, "batch": 16},
+    # Unit-level check of the benchmark code itself (tests, with --base_config=configs/smoke.gin).
+    "test": {"budgets": [8], "seeds": [0], "steps": 2, "num_images": 8, "val_images": 2,
+             "batch": 4},
+}
+
+COMMON_BINDINGS = [
+    # Same schedule for every method: fixed steps and batch sizes (set per mode).
+    "train.epochs = 1",
+    "train.eval_every_epochs = 0", "train.verbose = 2", "train.num_visualized = 0",
+    "train.image_every_epochs = 0", "train.summary_every_steps = 100",
+]
+
+
+def run_dir(out, mode, budget, method, seed):
+  slug = METHODS[method].replace(".gin", "")
+  return os.path.join(out, "runs", mode, f"labeled_{budget}", slug, f"seed_{seed}")
+
+
+def run_one(out, mode, budget, method, seed, data_root, spec, log,
+            base_config="configs/synthetic.gin"):
+  """Trains one configuration (or reuses a finished run); returns its summary dict."""
+  workdir = run_dir(out, mode, budget, method, seed)
+  summary_path = os.path.join(workdir, "summary.json")
+  if os.path.exists(summary_path):
+    with open(summary_path) as f:
+      summary = json.load(f)
+    if summary.get("step") == spec["steps"]:
+      return summary
+  bindings = COMMON_BINDINGS + [
+      f"train.batch_size = {spec['batch']}", f"train.unlabeled_batch_size = {spec['batch']}",
+      f"train.steps_per_epoch = {spec['steps']}", f"train.num_labeled = {budget}",
+      f"train.split_seed = {seed}", f"train.seed = {seed}",
+      f"train/synthetic_coco.root = '{data_root}'", f"val/synthetic_coco.root = '{data_root}'",
+      f"train/synthetic_coco.num_images = {spec['num_images']}",
+      f"val/synthetic_coco.num_images = {spec['val_images']}",
+  ]
+  command = [sys.executable, "-m", "tfpose_ssl.train", f"--config={base_config}",
+             f"--config=configs/modes/{METHODS[method]}", f"--workdir={workdir}"]
+  command += [f"--gin_bindings={b}" for b in bindings]
+  start = time.time()
+  with open(log, "a") as f:
+    f.write(f"\n=== {mode} labeled={budget} {method} seed={seed}\n")
+    f.flush()
+    subprocess.run(command, check=True, stdout=f, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
+                   env=dict(os.environ, PYTHONPATH=REPO_ROOT + os.pathsep +
+                            os.environ.get("PYTHONPATH", "")))
+  print(f"  {method:30s} labeled={budget:5d} seed={seed}: {time.time() - start:.0f} s",
+        flush=True)
+  with open(summary_path) as f:
+    return json.load(f)
+
+
+def _mean_std(values):
+  values = [v for v in values if v is not None and np.isfinite(v)]
+  if not values:
+    return None, None
+  return float(np.mean(values)), float(np.std(values))
+
+
+def aggregate(runs):
+  """Per (budget, method): mean and std over seeds of every reported number."""
+  table = {}
+  for (budget, method), summaries in runs.items():
+    row = {}
+    student = [np.mean([s["metrics"][n]["AP"] for n in s["metrics"] if n.startswith("student")])
+               for s in summaries]
+    row["AP_student"] = _mean_std(student)
+    row["AP_ensemble"] = _mean_std([s["metrics"].get("ensemble", {}).get("AP")
+                                    for s in summaries])
+    row["PCK"] = _mean_std([s["metrics"]["student_1"]["PCK"] for s in summaries])
+    for joint in kp.META_JOINTS:
+      row[f"PCK_{joint}"] = _mean_std([s["metrics"]["student_1"]["PCK_meta"][joint]
+                                       for s in summaries])
+    for when in ("before", "after"):
+      row[f"pseudo_pck_{when}"] = _mean_std([
+          np.mean([s.get("last_epoch_train_metrics", {}).get(f"pseudo_pck_{when}_{i}", np.nan)
+                   for i in (1, 2)]) for s in summaries])
+    row["seeds"] = len(summaries)
+    table[f"{budget}/{method}"] = row
+  return table
+
+
+def markdown(table, spec, mode):
+  def fmt(pair, scale=100.0):
+    mean, std = pair
+    return "-" if mean is None else f"{scale * mean:.1f} ± {scale * std:.1f}"
+
+  joints = list(kp.META_JOINTS)
+  lines = [f"Synthetic COCO-Partial, {mode} mode: {spec['num_images']} train images, labeled "
+           f"budgets {spec['budgets']}, {spec['steps']} steps of {spec['batch']} labeled "
+           f"(+ {spec['batch']} unlabeled) "
+           f"crops, seeds {spec['seeds']}. AP in %, mean ± std over seeds; 'student' averages "
+           "the two students of a dual-student run.", "",
+           "| labeled | method | AP student | AP ensemble | PCK@0.1 | "
+           + " | ".join(joints) + " | pseudo PCK before | pseudo PCK after |",
+           "|---|---|---|---|---|" + "---|" * len(joints) + "---|---|"]
+  for key, row in table.items():
+    budget, method = key.split("/", 1)
+    cells = [budget, method, fmt(row["AP_student"]), fmt(row["AP_ensemble"]), fmt(row["PCK"])]
+    cells += [fmt(row[f"PCK_{j}"]) for j in joints]
+    cells += [fmt(row["pseudo_pck_before"]), fmt(row["pseudo_pck_after"])]
+    lines.append("| " + " | ".join(cells) + " |")
+  return "\n".join(lines) + "\n"
+
+
+FLAGS = flags.FLAGS
+
+
+def _define_flags():
+  flags.DEFINE_enum("mode", "quick", list(MODES), "quick (smoke check) or full (README table).")
+  flags.DEFINE_string("out", "benchmarks/quality", "Output folder (runs/, <mode>.json, .md).")
+  flags.DEFINE_string("data_root", "data/benchmark_synthetic", "Synthetic data folder.")
+  flags.DEFINE_string("base_config", "configs/synthetic.gin", "Config the runs start from.")
+
+
+def main(argv):
+  del argv
+  from tfpose_ssl.data import coco  # pylint: disable=g-import-not-at-top
+  spec = MODES[FLAGS.mode]
+  out = coco.resolve_path(FLAGS.out)
+  data_root = coco.resolve_path(FLAGS.data_root)
+  os.makedirs(out, exist_ok=True)
+  log = os.path.join(out, f"{FLAGS.mode}.log")
+  start = time.time()
+  runs = {}
+  for budget in spec["budgets"]:
+    for method in METHODS:
+      runs[(budget, method)] = [run_one(out, FLAGS.mode, budget, method, seed, data_root, spec,
+                                        log, FLAGS.base_config) for seed in spec["seeds"]]
+  table = aggregate(runs)
+  result = {"mode": FLAGS.mode, "spec": spec, "bindings": COMMON_BINDINGS,
+            "wall_seconds": round(time.time() - start, 1), "table": table,
+            "runs": {f"{b}/{m}": r for (b, m), r in runs.items()},
+            "machine": machine_description()}
+  io_utils.atomic_write_text(os.path.join(out, f"{FLAGS.mode}.json"), json.dumps(result, indent=1))
+  text = markdown(table, spec, FLAGS.mode)
+  io_utils.atomic_write_text(os.path.join(out, f"{FLAGS.mode}.md"), text)
+  print(text)
+  print(f"wall time {time.time() - start:.0f} s; results in {out}")
+
+
+def machine_description():
+  """CPU model, core count and memory of this machine (for the README tables)."""
+  cpu = "unknown CPU"
+  try:
+    with open("/proc/cpuinfo") as f:
+      for line in f:
+        if line.startswith("model name"):
+          cpu = line.split(":", 1)[1].strip()
+          break
+  except OSError:
+    pass
+  memory = ""
+  try:
+    with open("/proc/meminfo") as f:
+      kb = int(f.readline().split()[1])
+      memory = f", {kb / 2 ** 20:.0f} GiB"
+  except (OSError, ValueError, IndexError):
+    pass
+  return f"{cpu}, {os.cpu_count()} cores{memory}"
+
+
+if __name__ == "__main__":
+  _define_flags()
+  app.run(main)

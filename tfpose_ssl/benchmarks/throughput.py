@@ -1,0 +1,278 @@
+r"""Throughput benchmark: what a training step costs on this machine, and where it goes.
+
+  python -m tfpose_ssl.benchmarks.throughput [--sizes=128x96,256x192] [--out=benchmarks/throughput]
+  bazel run //tfpose_ssl/benchmarks:throughput
+
+One run prints one table and writes `<out>.json` and `<out>.md`. Every figure is the median of
+repeated timed calls after warm-up:
+  * training steps (ResNet-18 SimpleBaseline): supervised, DualPose (K = 0) and the full method
+    for K = 1..4, in source crops per second (labeled + unlabeled crops of a step);
+  * the input pipeline alone (labeled crops; unlabeled crops with 1 + K views), model skipped,
+    against what the trainer consumes;
+  * the pseudo-target construction alone (alignment warps, ensemble, threshold-and-refine,
+    uncertainty, selection) as a share of the semi-supervised step;
+  * MirroredStrategy over 2 logical CPU devices against 1;
+  * model FLOPs per crop and achieved GFLOP/s, next to this machine's float32 matmul GFLOP/s
+    measured in the same run (the practical ceiling).
+"""
+
+import json
+import time
+
+from absl import app
+from absl import flags
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfpose_ssl import codec as codec_lib
+from tfpose_ssl import io_utils
+from tfpose_ssl import views as views_lib
+from tfpose_ssl.benchmarks import quality
+from tfpose_ssl.data import coco
+from tfpose_ssl.data import pipeline
+from tfpose_ssl.data import synthetic
+from tfpose_ssl.models import simple_baseline
+from tfpose_ssl.trainers import dual_student
+from tfpose_ssl.trainers import supervised
+
+FLAGS = flags.FLAGS
+
+
+def median_seconds(fn, repeats, warmup=2):
+  """Median wall time of `fn()` over `repeats` calls after `warmup` calls."""
+  for _ in range(warmup):
+    fn()
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    fn()
+    times.append(time.perf_counter() - start)
+  return float(np.median(times))
+
+
+def matmul_gflops(n=2048, repeats=10):
+  """float32 matmul GFLOP/s of this machine (2 n^3 flops per product)."""
+  a = tf.random.stateless_normal([n, n], seed=[1, 2])
+  b = tf.random.stateless_normal([n, n], seed=[3, 4])
+  product = tf.function(lambda: tf.reduce_sum(tf.matmul(a, b)))
+  return 2.0 * n ** 3 / median_seconds(lambda: product().numpy(), repeats) / 1e9
+
+
+def forward_flops(model):
+  """Multiply-adds x 2 of a model's convolutions and dense layers for one input (analytic)."""
+  total = 0
+  for layer in model.layers:
+    if isinstance(layer, keras.Model):
+      total += forward_flops(layer)
+    elif isinstance(layer, keras.layers.Conv2DTranspose):
+      kh, kw = layer.kernel_size
+      _, h, w, cin = layer.input.shape
+      total += 2 * kh * kw * cin * layer.filters * h * w
+    elif isinstance(layer, keras.layers.Conv2D):
+      kh, kw = layer.kernel_size
+      cin = layer.input.shape[-1]
+      _, h, w, cout = layer.output.shape
+      total += 2 * kh * kw * cin * cout * h * w // layer.groups
+    elif isinstance(layer, keras.layers.Dense):
+      total += 2 * layer.input.shape[-1] * layer.units
+  return int(total)
+
+
+def _fake_batches(codec, spec, labeled, unlabeled, seed=0):
+  rng = np.random.default_rng(seed)
+  h, w = codec.input_size
+  keypoints = np.concatenate([rng.uniform([0, 0], [w - 1, h - 1], (labeled, 17, 2)),
+                              np.full((labeled, 17, 1), 2.0)], -1).astype(np.float32)
+  heatmaps, weights = codec.encode(keypoints)
+  labeled_batch = {"image": tf.constant(rng.uniform(0, 255, (labeled, h, w, 3)), tf.float32),
+                   "heatmaps": heatmaps, "target_weight": weights}
+  if spec is None:
+    return labeled_batch
+  rotations, scales = spec.sample(tf.constant([seed, 1], tf.int64), unlabeled)
+  matrices = views_lib.view_matrices(rotations, scales, codec.input_size)
+  base = tf.constant(rng.uniform(0, 255, (unlabeled, h, w, 3)), tf.float32)
+  unlabeled_batch = {
+      "views": views_lib.make_views(base, matrices, tf.eye(3, batch_shape=[unlabeled]),
+                                    codec.input_size),
+      "matrices": matrices, "keypoints": tf.zeros([unlabeled, 17, 3]),
+      "pck_radius": tf.ones([unlabeled])}
+  return labeled_batch, unlabeled_batch
+
+
+def spec_for(k):
+  """K = 0 is DualPose (1 weak view, an extra strong loss view); K >= 1 the method."""
+  if k == 0:
+    return views_lib.MultiViewAugment(num_weak=1, num_strong=0, loss_view="extra")
+  return views_lib.MultiViewAugment(num_weak=1, num_strong=k)
+
+
+def timed_step(strategy, trainer, data, repeats):
+  """Median seconds of one train step on `data` (the global batch, split over replicas)."""
+  ds = tf.data.Dataset.from_tensors(data).repeat()
+  iterator = iter(strategy.experimental_distribute_dataset(ds))
+
+  @tf.function
+  def step(it):
+    outputs = strategy.run(trainer.train_step, args=(next(it),))
+    return tf.nest.map_structure(lambda t: strategy.reduce("MEAN", t, axis=None), outputs)
+
+  return median_seconds(lambda: step(iterator)["loss"].numpy(), repeats)
+
+
+def step_benchmark(size, batch, repeats, devices=None):
+  """Median step seconds and crops/s of supervised, DualPose and K = 1..4 at `size`."""
+  codec = codec_lib.KeypointCodec(size)
+  build = lambda: simple_baseline.simple_baseline(size, "resnet18")
+  flops = forward_flops(build())
+  strategy = tf.distribute.MirroredStrategy(devices or ["/cpu:0"])
+  rows = []
+  with strategy.scope():
+    trainer = supervised.SupervisedTrainer(build_model=build)
+    trainer.compile([keras.optimizers.Adam(1e-3)])
+  seconds = timed_step(strategy, trainer, _fake_batches(codec, None, 2 * batch, 0), repeats)
+  rows.append({"step": "supervised", "size": list(size), "crops": 2 * batch,
+               "seconds": seconds, "crops_per_s": 2 * batch / seconds,
+               "gflops_per_step": 3 * 2 * batch * flops / 1e9})
+  for k in (0, 1, 2, 3, 4):
+    spec = spec_for(k)
+    with strategy.scope():
+      trainer = dual_student.DualStudentTrainer(build_model=build, codec=codec, views=spec)
+      trainer.compile([keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3)])
+    seconds = timed_step(strategy, trainer, _fake_batches(codec, spec, batch, batch), repeats)
+    # Per student: labeled + loss view with gradient (3x forward), the other ensemble views
+    # forward only.
+    nograd = spec.num_targets - (1 if spec.loss_view_in_ensemble else 0)
+    step_flops = 2 * (3 * 2 * batch + nograd * batch) * flops
+    rows.append({"step": "DualPose (K=0)" if k == 0 else f"method K={k}", "size": list(size),
+                 "crops": 2 * batch, "seconds": seconds, "crops_per_s": 2 * batch / seconds,
+                 "gflops_per_step": step_flops / 1e9})
+    if k == 2:
+      rows[-1]["target_share"] = target_share(trainer, codec, spec, batch, seconds, repeats)
+  for row in rows:
+    row["achieved_gflops"] = row["gflops_per_step"] / row["seconds"]
+  return rows, flops
+
+
+def target_share(trainer, codec, spec, batch, step_seconds, repeats):
+  """Seconds of the pseudo-target construction alone, and its share of the step."""
+  h, w = codec.heatmap_size
+  rng = np.random.default_rng(0)
+  nograd = [v for v in range(spec.num_targets) if v != spec.loss_index]
+  heatmaps = [tf.constant(rng.uniform(0, 1, (len(nograd), batch, h, w, 17)), tf.float32)
+              for _ in range(2)]
+  own = [tf.constant(rng.uniform(0, 1, (1, batch, h, w, 17)), tf.float32) for _ in range(2)]
+  rotations, scales = spec.sample(tf.constant([0, 1], tf.int64), batch)
+  matrices = views_lib.view_matrices(rotations, scales, codec.input_size)
+
+  @tf.function
+  def construct():
+    stacks = []
+    for i in (0, 1):
+      aligned = views_lib.align_heatmaps(heatmaps[i], tf.gather(matrices, nograd, axis=1),
+                                         matrices[:, spec.loss_index], float(codec.stride))
+      stacks.append(tf.concat([aligned[:spec.loss_index], own[i], aligned[spec.loss_index:]],
+                              0))
+    return trainer.pseudo_targets(stacks[0], stacks[1])
+
+  seconds = median_seconds(lambda: tf.nest.map_structure(lambda t: t, construct()), repeats)
+  return {"seconds": seconds, "share": seconds / step_seconds}
+
+
+def pipeline_benchmark(size, batch, data_root, repeats):
+  """Crops/s of the labeled pipeline and of the unlabeled pipeline for K = 0..4 (model skipped)."""
+  codec = codec_lib.KeypointCodec(size)
+  dataset = synthetic.synthetic_coco(root=data_root, split="train", num_images=300)
+  instances, _ = coco.load_instances(dataset)
+  rows = []
+
+  def rate(ds, crops_per_element):
+    iterator = iter(ds)
+    seconds = median_seconds(lambda: next(iterator), repeats, warmup=5)
+    return crops_per_element / seconds
+
+  rows.append({"pipeline": "labeled", "size": list(size),
+               "crops_per_s": rate(pipeline.labeled_dataset(instances, codec, batch), batch)})
+  for k in (0, 1, 2, 3, 4):
+    spec = spec_for(k)
+    ds = pipeline.unlabeled_dataset(instances, codec, batch, spec, canvas_size=(224, 288))
+    rows.append({"pipeline": f"unlabeled, {spec.num_views} views (K={k})", "size": list(size),
+                 "crops_per_s": rate(ds, batch)})
+  return rows
+
+
+def markdown(result):
+  lines = [f"Machine: {result['machine']}. Matmul ceiling (float32, 2048^2): "
+           f"{result['matmul_gflops']:.0f} GFLOP/s.", "",
+           "| step | input | source crops/step | s/step | crops/s | GFLOP/step | GFLOP/s |",
+           "|---|---|---|---|---|---|---|"]
+  for row in result["steps"]:
+    lines.append(f"| {row['step']} | {row['size'][0]}x{row['size'][1]} | {row['crops']} | "
+                 f"{row['seconds']:.3f} | {row['crops_per_s']:.1f} | "
+                 f"{row['gflops_per_step']:.1f} | {row['achieved_gflops']:.0f} |")
+  lines += ["", "Forward FLOPs per crop (ResNet-18 SimpleBaseline): " + ", ".join(
+      f"{s}: {f / 1e9:.2f} GFLOP" for s, f in result["model_flops"].items()), ""]
+  lines += ["| input pipeline alone | input | crops/s | x the method's step (K=2) needs |",
+            "|---|---|---|---|"]
+  for row in result["pipelines"]:
+    lines.append(f"| {row['pipeline']} | {row['size'][0]}x{row['size'][1]} | "
+                 f"{row['crops_per_s']:.0f} | {row['headroom']:.1f} |")
+  lines += ["", "| pseudo-target construction (K=2) | input | ms | share of the step |",
+            "|---|---|---|---|"]
+  for row in result["steps"]:
+    if "target_share" in row:
+      share = row["target_share"]
+      lines.append(f"| warp + ensemble + refine + uncertainty + select | "
+                   f"{row['size'][0]}x{row['size'][1]} | {1000 * share['seconds']:.1f} | "
+                   f"{100 * share['share']:.1f}% |")
+  lines += ["", "| MirroredStrategy (method K=2) | input | s/step, 1 device | "
+            "s/step, 2 logical devices | speed-up |", "|---|---|---|---|---|"]
+  for row in result["mirrored"]:
+    lines.append(f"| global batch {row['crops']} | {row['size'][0]}x{row['size'][1]} | "
+                 f"{row['one']:.3f} | {row['two']:.3f} | {row['one'] / row['two']:.2f}x |")
+  return "\n".join(lines) + "\n"
+
+
+def _define_flags():
+  flags.DEFINE_list("sizes", ["128x96", "256x192"], "Input sizes HxW.")
+  flags.DEFINE_integer("batch", 16, "Labeled crops per step (and as many unlabeled).")
+  flags.DEFINE_integer("repeats", 5, "Timed repetitions (after 2 warm-up calls).")
+  flags.DEFINE_string("out", "benchmarks/throughput", "Output prefix (.json and .md).")
+  flags.DEFINE_string("data_root", "data/benchmark_synthetic", "Synthetic data for pipelines.")
+
+
+def main(argv):
+  del argv
+  # Two logical CPU devices for the MirroredStrategy comparison (before any TF op runs).
+  cpu = tf.config.list_physical_devices("CPU")[0]
+  tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+  start = time.time()
+  sizes = [tuple(int(v) for v in s.split("x")) for s in FLAGS.sizes]
+  result = {"machine": quality.machine_description(), "matmul_gflops": matmul_gflops(),
+            "steps": [], "model_flops": {}, "pipelines": [], "mirrored": []}
+  for size in sizes:
+    rows, flops = step_benchmark(size, FLAGS.batch, FLAGS.repeats)
+    result["steps"] += rows
+    result["model_flops"][f"{size[0]}x{size[1]}"] = flops
+    needed = next(r["crops_per_s"] for r in rows if r["step"] == "method K=2")
+    for row in pipeline_benchmark(size, FLAGS.batch, coco.resolve_path(FLAGS.data_root),
+                                  FLAGS.repeats):
+      row["headroom"] = row["crops_per_s"] / needed
+      result["pipelines"].append(row)
+  size = sizes[0]
+  one = step_benchmark(size, FLAGS.batch, FLAGS.repeats, devices=["/cpu:0"])[0]
+  two = step_benchmark(size, FLAGS.batch, FLAGS.repeats, devices=["/cpu:0", "/cpu:1"])[0]
+  pick = lambda rows: next(r["seconds"] for r in rows if r["step"] == "method K=2")
+  result["mirrored"].append({"size": list(size), "crops": 2 * FLAGS.batch, "one": pick(one),
+                             "two": pick(two)})
+  result["wall_seconds"] = round(time.time() - start, 1)
+  out = coco.resolve_path(FLAGS.out)
+  io_utils.atomic_write_text(out + ".json", json.dumps(result, indent=1))
+  text = markdown(result)
+  io_utils.atomic_write_text(out + ".md", text)
+  print(text)
+
+
+if __name__ == "__main__":
+  _define_flags()
+  app.run(main)
