@@ -96,6 +96,10 @@ class DualStudentTrainer(keras.Model):
     joint_cutout: JointCutout (DualPose) on the loss view; needs `views.loss_view='extra'`.
     cutout_joints, cutout_size: JointCutout patches per crop and their side (fraction of width).
     seed: seeds JointCutout's stateless randomness (with the step).
+    target_bn_training: run the no-gradient ensemble passes with BatchNorm in training mode
+      (batch statistics, and moving statistics updated from every view). False (default): the
+      pseudo-heatmaps are the students' inference-mode predictions and BatchNorm statistics
+      come only from the gradient pass.
   """
 
   uses_unlabeled = True
@@ -104,7 +108,8 @@ class DualStudentTrainer(keras.Model):
 
   def __init__(self, build_model, codec, views=None, aggregate="max", threshold=0.1, refine=True,
                sigma=None, selection=True, margin=0.05, unsupervised_weight=1.0,
-               joint_cutout=False, cutout_joints=2, cutout_size=0.2, seed=0, **kwargs):
+               joint_cutout=False, cutout_joints=2, cutout_size=0.2, seed=0,
+               target_bn_training=False, **kwargs):
     super().__init__(**kwargs)
     self.views = views or views_lib.MultiViewAugment()
     if aggregate not in ph.AGGREGATES:
@@ -120,6 +125,7 @@ class DualStudentTrainer(keras.Model):
     self.joint_cutout, self.cutout_joints, self.cutout_size = (joint_cutout, cutout_joints,
                                                                cutout_size)
     self.seed = seed
+    self.target_bn_training = target_bn_training
     self.student_1 = build_model()
     self.student_2 = build_model()
     self.students = [self.student_1, self.student_2]
@@ -229,7 +235,8 @@ class DualStudentTrainer(keras.Model):
                                  tf.concat([[-1], image_shape], 0))
       nograd_matrices = tf.gather(matrices, nograd_ids, axis=1)
       for student in self.students:
-        heatmaps = tf.stop_gradient(tf.cast(student(nograd_images, training=True), tf.float32))
+        heatmaps = tf.stop_gradient(tf.cast(
+            student(nograd_images, training=self.target_bn_training), tf.float32))
         heatmaps = tf.reshape(heatmaps, tf.concat([[len(nograd_ids), batch_u],
                                                    tf.shape(heatmaps)[1:]], 0))
         aligned.append(views_lib.align_heatmaps(heatmaps, nograd_matrices, loss_matrix, stride))
