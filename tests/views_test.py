@@ -8,6 +8,7 @@ from tfpose_ssl import geometry
 from tfpose_ssl import pseudo_heatmaps as ph
 from tfpose_ssl import views as views_lib
 from tfpose_ssl import warp
+from tfpose_ssl.data import pipeline
 
 
 class MultiViewAugmentTest(tf.test.TestCase):
@@ -104,7 +105,6 @@ class MultiViewAugmentTest(tf.test.TestCase):
         self.assertAllClose(out[b, v], expected, atol=1e-2)
 
   def test_fit_to_canvas_keeps_pixels_where_its_matrix_says(self):
-    from tfpose_ssl.data import pipeline  # pylint: disable=g-import-not-at-top
     image = np.zeros((100, 80, 3), np.uint8)
     image[59:62, 29:32] = 255  # a dot at (30, 60)
     canvas, canvas_from_image = pipeline.fit_to_canvas(tf.constant(image), (120, 120))
