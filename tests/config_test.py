@@ -12,6 +12,9 @@ from tfpose_ssl import task as task_lib
 from tfpose_ssl import train as train_lib  # pylint: disable=unused-import  (registers `train`)
 
 CONFIGS = sorted(glob.glob(os.path.join(testing.REPO_ROOT, "configs", "*.gin")))
+# Files added after a protocol config (one paper row or one model each).
+ADDED = sorted(glob.glob(os.path.join(testing.REPO_ROOT, "configs", "modes", "*.gin")) +
+               glob.glob(os.path.join(testing.REPO_ROOT, "configs", "models", "*.gin")))
 
 
 class ConfigTest(tf.test.TestCase):
@@ -21,12 +24,26 @@ class ConfigTest(tf.test.TestCase):
     super().tearDown()
 
   def test_every_config_parses(self):
-    self.assertGreaterEqual(len(CONFIGS), 9)
+    self.assertGreaterEqual(len(CONFIGS), 11)
     for path in CONFIGS:
       with self.subTest(os.path.basename(path)):
         gin.clear_config()
         config_lib.parse([path], [])
         self.assertIn("train.", gin.config_str())
+
+  def test_every_mode_and_model_file_parses_after_a_protocol(self):
+    self.assertGreaterEqual(len(ADDED), 35)
+    for path in ADDED:
+      with self.subTest(os.path.basename(path)):
+        gin.clear_config()
+        config_lib.parse([os.path.join(testing.REPO_ROOT, "configs", "synthetic.gin"), path], [])
+
+  def test_hrnet_configs(self):
+    testing.parse_config("additional_hrnet_w48.gin")
+    self.assertEqual(gin.query_parameter("hrnet.width"), 48)
+    self.assertEqual(tuple(gin.query_parameter("%INPUT_SIZE")), (384, 288))
+    self.assertEqual(gin.query_parameter("PoseTask.sigma"), 3.0)
+    self.assertEqual(gin.query_parameter("train.epochs"), 400)
 
   def test_protocol_files_carry_the_paper_settings(self):
     expected = {"partial_0.5k.gin": (500, "resnet18"), "partial_1k.gin": (1000, "resnet18"),

@@ -85,6 +85,21 @@ class SummaryCallback(keras.callbacks.Callback):
     self._write(logs)
 
 
+class SkippedImagesCallback(keras.callbacks.Callback):
+  """Prints, at the end of each epoch, how many samples were skipped as unreadable images."""
+
+  def __init__(self):
+    super().__init__()
+    self.history = []
+
+  def on_epoch_end(self, epoch, logs=None):
+    skipped = int(round(float(self.model.scalar_metrics().get("skipped_images", 0.0))))
+    self.history.append(skipped)
+    if skipped:
+      print(f"epoch {epoch + 1}: skipped {skipped} samples whose image could not be read "
+            "(truncated, empty or not an image); their weights were zero", flush=True)
+
+
 class PseudoLabelImageCallback(keras.callbacks.Callback):
   """Every `every_epochs` epochs: images of a fixed unlabeled batch's views, student 1's
   ensembled pseudo-heatmaps and its selected targets."""

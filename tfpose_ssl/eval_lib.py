@@ -30,23 +30,32 @@ def evaluate(students, task, out_dir=None, detections=None, score_threshold=None
   """COCO AP/AR and PCK@0.1 of each student (and the ensemble) on `task.val_set`.
 
   Returns {name: {'AP', 'AP50', ..., 'PCK': mean, 'PCK_per_joint': [J], 'PCK_meta': {...}},
-  '_predictions': {name: (keypoints, scores)}, '_instances': Instances}. PCK is computed on
+  '_predictions': {name: (keypoints, scores)}, '_instances': Instances, '_skipped': counts of
+  skipped instances by reason}. PCK is computed on
   ground-truth boxes only (with detector boxes there is no one-to-one match).
   """
   codec = task.codec
   detections = task.val_detections if detections is None else detections
   score_threshold = task.val_score_threshold if score_threshold is None else score_threshold
   flip_test = task.flip_test if flip_test is None else flip_test
-  instances, _ = coco.load_instances(task.val_set, detections=detections,
-                                     score_threshold=score_threshold)
+  instances, counts = coco.load_instances(task.val_set, detections=detections,
+                                          score_threshold=score_threshold)
+  skipped = {k: v for k, v in counts.items()
+             if v and k in ("missing_image_file", "bad_box", "keypoints_outside_image")}
+  if skipped:
+    print(f"validation: skipped or fixed {skipped}", flush=True)
   if max_instances:
     instances = instances.select(np.arange(min(max_instances, len(instances))))
-  report = {"_predictions": {}, "_instances": instances}
+  report = {"_predictions": {}, "_instances": instances, "_skipped": skipped}
   for name, models in model_sets(students).items():
-    xy, scores = inference.predict_instances(models, codec, instances, batch_size, flip_test)
+    xy, scores, valid = inference.predict_instances(models, codec, instances, batch_size,
+                                                    flip_test, task.padding)
+    if not valid.all():
+      report["_skipped"]["unreadable_image"] = int((~valid).sum())
     areas = instances.boxes[:, 2] * instances.boxes[:, 3] * task.padding ** 2
-    results = evaluation.to_coco_results(instances.image_ids, xy, scores, instances.scores,
-                                         areas)
+    # Instances whose image could not be read get no prediction (they count as misses).
+    results = evaluation.to_coco_results(instances.image_ids[valid], xy[valid], scores[valid],
+                                         instances.scores[valid], areas[valid])
     if max_instances:
       kept = set(instances.image_ids.tolist())
       gt_file = _subset_annotations(task.val_set.annotation_path, kept, out_dir)
@@ -54,7 +63,8 @@ def evaluate(students, task, out_dir=None, detections=None, score_threshold=None
       gt_file = task.val_set.annotation_path
     metrics = evaluation.coco_keypoint_metrics(gt_file, results)
     if detections is None:
-      p = evaluation.pck(xy, instances.keypoints, instances.boxes, alpha=0.1)
+      # PCK over readable instances only (an unreadable image has no prediction to score).
+      p = evaluation.pck(xy[valid], instances.keypoints[valid], instances.boxes[valid], alpha=0.1)
       metrics.update(PCK=p["mean"], PCK_per_joint=[float(v) for v in p["per_joint"]],
                      PCK_meta=p["meta"])
     report[name] = metrics

@@ -64,14 +64,21 @@ def _predict_fn(models, codec, flip_test):
   return _PREDICT_FNS[key]
 
 
-def predict_instances(models, codec, instances, batch_size=32, flip_test=False):
-  """Runs `models` over `instances` (GT or detector boxes): keypoints `[N, J, 2]`, scores `[N, J]`."""
+def predict_instances(models, codec, instances, batch_size=32, flip_test=False, padding=1.25):
+  """Runs `models` over `instances` (GT or detector boxes).
+
+  Returns keypoints `[N, J, 2]` (image pixels), scores `[N, J]` and `valid` `[N]`: False for
+  instances whose image could not be read (their keypoints and scores are zeros).
+  """
   step = _predict_fn(models, codec, flip_test)
   n = len(instances)
   out_xy = np.zeros((n, kp.NUM_JOINTS, 2), np.float32)
   out_s = np.zeros((n, kp.NUM_JOINTS), np.float32)
-  for batch in pipeline.eval_dataset(instances, codec, batch_size):
+  valid = np.zeros(n, bool)
+  for batch in pipeline.eval_dataset(instances, codec, batch_size, padding):
     xy, s = step(batch["image"], batch["center"], batch["scale"])
     index = batch["index"].numpy()
-    out_xy[index], out_s[index] = xy.numpy(), s.numpy()
-  return out_xy, out_s
+    ok = batch["valid"].numpy()
+    out_xy[index[ok]], out_s[index[ok]] = xy.numpy()[ok], s.numpy()[ok]
+    valid[index[ok]] = True
+  return out_xy, out_s, valid

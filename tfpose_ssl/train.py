@@ -33,13 +33,39 @@ from tfpose_ssl.trainers import dual_student  # pylint: disable=unused-import  (
 from tfpose_ssl.trainers import supervised
 
 
+STRATEGIES = ("mirrored", "multi_worker", "default")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
 def make_strategy(name):
-  """'mirrored' (all local devices), or 'default' (no distribution)."""
+  """'mirrored' (all local devices), 'multi_worker' (MultiWorkerMirroredStrategy over the
+  cluster in $TF_CONFIG), or 'default' (no distribution)."""
   if name == "mirrored":
     return tf.distribute.MirroredStrategy()
+  if name == "multi_worker":
+    return tf.distribute.MultiWorkerMirroredStrategy()
   if name == "default":
     return tf.distribute.get_strategy()
-  raise ValueError(f"unknown strategy {name!r}; expected 'mirrored' or 'default'")
+  raise ValueError(f"unknown strategy {name!r}; expected one of {STRATEGIES}")
+
+
+def worker_role(distribution):
+  """(is_chief, task id): the chief writes summaries, results and the real checkpoints."""
+  resolver = getattr(distribution, "cluster_resolver", None)
+  spec = resolver.cluster_spec().as_dict() if resolver is not None else {}
+  if not spec:
+    return True, 0
+  task_type, task_id = resolver.task_type, resolver.task_id or 0
+  if task_type == "chief":
+    return True, task_id
+  return task_type == "worker" and task_id == 0 and "chief" not in spec, task_id
+
+
+def make_optimizer(schedule, precision):
+  optimizer = keras.optimizers.Adam(schedule)
+  if precision == "mixed_float16":  # float16 gradients underflow without loss scaling
+    return keras.optimizers.LossScaleOptimizer(optimizer)
+  return optimizer
 
 
 def learning_rate_schedule(learning_rate, total_steps, decay_at, decay_factor):
@@ -56,7 +82,7 @@ def labeled_instances(task, num_labeled, split_mode, split_seed, split_file, wor
   instances, counts = coco.load_instances(task.train_set)
   skipped = {k: v for k, v in counts.items() if v}
   print(f"train set: {len(instances)} instances with keypoints"
-        + (f" (skipped {skipped})" if skipped else ""), flush=True)
+        + (f" (skipped or fixed: {skipped})" if skipped else ""), flush=True)
   if not num_labeled:
     return instances, instances.select(np.zeros(len(instances), bool))
   path = coco.resolve_path(split_file) if split_file else os.path.join(workdir, "split.json")
@@ -86,7 +112,7 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
           split_seed=0, split_file=None, unlabeled_sources=(), seed=0, eval_every_epochs=10,
           max_val_instances=None, checkpoint_every_steps=0, keep_checkpoints=3,
           summary_every_steps=50, image_every_epochs=1, max_steps_per_run=0, strategy="mirrored",
-          num_visualized=8, verbose="auto"):
+          precision="float32", num_visualized=8, verbose="auto"):
   """Trains, checkpoints, validates; returns the final evaluation report.
 
   The report maps each model (student_1, ...) to its metrics; '_history' holds the per-epoch
@@ -113,12 +139,23 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
     checkpoint_every_steps: extra checkpoints inside an epoch (0: only at epoch ends).
     max_steps_per_run: stop (with a checkpoint) after this many steps in this invocation, for
       time-boxed jobs; rerunning the command continues. 0: run to the end.
-    strategy: 'mirrored' or 'default'.
+    strategy: 'mirrored' (local devices), 'multi_worker' (several machines, from $TF_CONFIG;
+      the workdir must be shared storage) or 'default'.
+    precision: 'float32', 'mixed_float16' (with dynamic loss scaling; steps whose gradients
+      overflow are skipped and not counted) or 'mixed_bfloat16'. Heatmap outputs and the
+      pseudo-heatmap math stay float32.
   """
+  # MultiWorkerMirroredStrategy must exist before any TensorFlow op runs.
+  distribution = make_strategy(strategy)
+  is_chief, task_id = worker_role(distribution)
+  if precision not in PRECISIONS:
+    raise ValueError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
+  keras.mixed_precision.set_global_policy(precision)
   task = task or task_lib.PoseTask()
   workdir = coco.resolve_path(workdir)
   os.makedirs(workdir, exist_ok=True)
-  io_utils.atomic_write_text(os.path.join(workdir, config_lib.SAVED_CONFIG), gin.config_str())
+  if is_chief:
+    io_utils.atomic_write_text(os.path.join(workdir, config_lib.SAVED_CONFIG), gin.config_str())
   keras.utils.set_random_seed(seed)
   codec = task.codec
   labeled, held_out = labeled_instances(task, num_labeled, split_mode, split_seed, split_file,
@@ -126,7 +163,6 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
   if len(labeled) < batch_size:
     raise ValueError(f"{len(labeled)} labeled instances is fewer than one batch ({batch_size})")
   unlabeled_batch_size = unlabeled_batch_size or batch_size
-  distribution = make_strategy(strategy)
   with distribution.scope():
     trainer = trainer_fn(build_model=task.build_model, codec=codec)
   unlabeled = None
@@ -144,16 +180,20 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
   total_steps = epochs * steps_per_epoch
   schedule = learning_rate_schedule(learning_rate, total_steps, lr_decay_at, lr_decay_factor)
   with distribution.scope():
-    trainer.compile([keras.optimizers.Adam(schedule) for _ in trainer.students])
+    trainer.compile([make_optimizer(schedule, precision) for _ in trainer.students])
   checkpoint = tf.train.Checkpoint(**trainer.checkpoint_items())
-  manager = tf.train.CheckpointManager(checkpoint, os.path.join(workdir, "checkpoints"),
-                                       max_to_keep=keep_checkpoints)
-  if manager.latest_checkpoint:
-    checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-    print(f"resumed from {manager.latest_checkpoint}", flush=True)
+  checkpoint_dir = os.path.join(workdir, "checkpoints")
+  latest = tf.train.latest_checkpoint(checkpoint_dir)  # every worker resumes from the chief's
+  if not is_chief:  # other workers save too (collectively) but into a scratch folder
+    checkpoint_dir = os.path.join(workdir, f"worker_{task_id}_scratch", "checkpoints")
+  manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir, max_to_keep=keep_checkpoints)
+  if latest:
+    checkpoint.restore(latest).assert_existing_objects_matched()
+    print(f"resumed from {latest}", flush=True)
   step = callbacks_lib.current_step(trainer)
 
-  writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard"))
+  writer = (tf.summary.create_file_writer(os.path.join(workdir, "tensorboard")) if is_chief
+            else tf.summary.create_noop_writer())
 
   def validate():
     return eval_lib.evaluate(trainer.students, task, max_instances=max_val_instances,
@@ -162,22 +202,26 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
   def make_data(start_step):
     data = pipeline.labeled_dataset(labeled, codec, batch_size, seed=seed, start_step=start_step,
                                     padding=task.padding)
-    if unlabeled is None:
-      return data
-    return tf.data.Dataset.zip(data, pipeline.unlabeled_dataset(
-        unlabeled, codec, unlabeled_batch_size, trainer.views, seed=seed, start_step=start_step,
-        padding=task.padding, canvas_size=task.canvas_size))
+    if unlabeled is not None:
+      data = tf.data.Dataset.zip(data, pipeline.unlabeled_dataset(
+          unlabeled, codec, unlabeled_batch_size, trainer.views, seed=seed,
+          start_step=start_step, padding=task.padding, canvas_size=task.canvas_size))
+    # Every worker builds the same global batches and keeps its share (multi-worker).
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return data.with_options(options)
 
   callbacks = [
       callbacks_lib.CheckpointCallback(manager, checkpoint_every_steps),
       callbacks_lib.SummaryCallback(writer, summary_every_steps),
+      callbacks_lib.SkippedImagesCallback(),
   ]
-  if unlabeled is not None and image_every_epochs:
+  if unlabeled is not None and image_every_epochs and is_chief:
     sample = next(iter(pipeline.unlabeled_dataset(unlabeled, codec, 4, trainer.views, seed=seed,
                                                   padding=task.padding,
                                                   canvas_size=task.canvas_size)))
     callbacks.append(callbacks_lib.PseudoLabelImageCallback(writer, sample, image_every_epochs))
-  if task.val_set is not None:
+  if task.val_set is not None and is_chief:
     callbacks.append(callbacks_lib.ValidationCallback(validate, writer, eval_every_epochs,
                                                       epochs, steps_per_epoch))
   start = time.time()
@@ -203,8 +247,8 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
     print(f"stopped at step {step} of {total_steps} (max_steps_per_run); run the same command "
           "again to continue", flush=True)
     return {"_history": history, "_step": step}
-  if task.val_set is None:
-    return {"_history": history}
+  if task.val_set is None or not is_chief:
+    return {"_history": history, "_train_metrics": last_metrics}
   report = validate()
   report["_history"] = history
   report["_train_metrics"] = last_metrics

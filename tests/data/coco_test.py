@@ -71,7 +71,7 @@ class CocoLoaderTest(tf.test.TestCase):
       coco.load_unlabeled(coco.UnlabeledImages(self.get_temp_dir(), "x.json"))
 
   def test_clip_box(self):
-    self.assertEqual(coco.clip_box([-10, -5, 30, 20], 100, 50), [0.0, 0.0, 30.0, 20.0])
+    self.assertEqual(coco.clip_box([-10, -5, 30, 20], 100, 50), [0.0, 0.0, 20.0, 15.0])
     self.assertEqual(coco.clip_box([90, 40, 30, 20], 100, 50), [90.0, 40.0, 10.0, 10.0])
     self.assertIsNone(coco.clip_box([10, 10, 0, 5], 100, 50))
     self.assertIsNone(coco.clip_box([120, 10, 5, 5], 100, 50))

@@ -13,7 +13,9 @@ repeated timed calls after warm-up:
     uncertainty, selection) as a share of the semi-supervised step;
   * MirroredStrategy over 2 logical CPU devices against 1;
   * model FLOPs per crop and achieved GFLOP/s, next to this machine's float32 matmul GFLOP/s
-    measured in the same run (the practical ceiling).
+    measured in the same run (the practical ceiling);
+  * parameters, FLOPs and supervised-step throughput of SimpleBaseline ResNet-18/50 and
+    HRNet-W32/W48.
 """
 
 import json
@@ -32,6 +34,7 @@ from tfpose_ssl.benchmarks import quality
 from tfpose_ssl.data import coco
 from tfpose_ssl.data import pipeline
 from tfpose_ssl.data import synthetic
+from tfpose_ssl.models import hrnet
 from tfpose_ssl.models import simple_baseline
 from tfpose_ssl.trainers import dual_student
 from tfpose_ssl.trainers import supervised
@@ -179,6 +182,34 @@ def target_share(trainer, codec, spec, batch, step_seconds, repeats):
   return {"seconds": seconds, "share": seconds / step_seconds}
 
 
+MODELS = {
+    "SimpleBaseline ResNet-18": lambda size: simple_baseline.simple_baseline(size, "resnet18"),
+    "SimpleBaseline ResNet-50": lambda size: simple_baseline.simple_baseline(size, "resnet50"),
+    "HRNet-W32": lambda size: hrnet.hrnet(size, width=32),
+    "HRNet-W48": lambda size: hrnet.hrnet(size, width=48),
+}
+
+
+def model_benchmark(size, batch, repeats):
+  """Parameters, forward FLOPs per crop and supervised-step crops/s of every backbone."""
+  codec = codec_lib.KeypointCodec(size)
+  strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+  rows = []
+  for name, build in MODELS.items():
+    with strategy.scope():
+      trainer = supervised.SupervisedTrainer(build_model=lambda b=build: b(size))
+      trainer.compile([keras.optimizers.Adam(1e-3)])
+    flops = forward_flops(trainer.student_1)
+    seconds = timed_step(strategy, trainer, _fake_batches(codec, None, batch, 0), repeats)
+    rows.append({"model": name, "size": list(size), "params": trainer.student_1.count_params(),
+                 "trainable_params": int(sum(np.prod(w.shape)
+                                             for w in trainer.student_1.trainable_weights)),
+                 "gflops_per_crop": flops / 1e9, "step_seconds": seconds,
+                 "crops_per_s": batch / seconds,
+                 "achieved_gflops": 3 * batch * flops / seconds / 1e9})
+  return rows
+
+
 def pipeline_benchmark(size, batch, data_root, repeats):
   """Crops/s of the labeled pipeline and of the unlabeled pipeline for K = 0..4 (model skipped)."""
   codec = codec_lib.KeypointCodec(size)
@@ -225,6 +256,13 @@ def markdown(result):
       lines.append(f"| warp + ensemble + refine + uncertainty + select | "
                    f"{row['size'][0]}x{row['size'][1]} | {1000 * share['seconds']:.1f} | "
                    f"{100 * share['share']:.1f}% |")
+  lines += ["", "| model (supervised step, batch "
+            f"{result['model_batch']}) | input | params (trainable) | forward GFLOP/crop | "
+            "crops/s | GFLOP/s |", "|---|---|---|---|---|---|"]
+  for row in result["models"]:
+    lines.append(f"| {row['model']} | {row['size'][0]}x{row['size'][1]} | "
+                 f"{row['trainable_params'] / 1e6:.2f}M | {row['gflops_per_crop']:.2f} | "
+                 f"{row['crops_per_s']:.1f} | {row['achieved_gflops']:.0f} |")
   lines += ["", "| MirroredStrategy (method K=2) | input | s/step, 1 device | "
             "s/step, 2 logical devices | speed-up |", "|---|---|---|---|---|"]
   for row in result["mirrored"]:
@@ -249,7 +287,8 @@ def main(argv):
   start = time.time()
   sizes = [tuple(int(v) for v in s.split("x")) for s in FLAGS.sizes]
   result = {"machine": quality.machine_description(), "matmul_gflops": matmul_gflops(),
-            "steps": [], "model_flops": {}, "pipelines": [], "mirrored": []}
+            "steps": [], "model_flops": {}, "pipelines": [], "mirrored": [], "models": [],
+            "model_batch": FLAGS.batch}
   for size in sizes:
     rows, flops = step_benchmark(size, FLAGS.batch, FLAGS.repeats)
     result["steps"] += rows
@@ -259,6 +298,8 @@ def main(argv):
                                   FLAGS.repeats):
       row["headroom"] = row["crops_per_s"] / needed
       result["pipelines"].append(row)
+  for size in sizes:
+    result["models"] += model_benchmark(size, FLAGS.batch, max(2, FLAGS.repeats // 2))
   size = sizes[0]
   one = step_benchmark(size, FLAGS.batch, FLAGS.repeats, devices=["/cpu:0"])[0]
   two = step_benchmark(size, FLAGS.batch, FLAGS.repeats, devices=["/cpu:0", "/cpu:1"])[0]

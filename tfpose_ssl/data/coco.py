@@ -107,12 +107,18 @@ def read_annotations(annotation_path):
 
 
 def clip_box(box, width, height):
-  """SimpleBaseline's box sanitation: clip xywh to the image; None if nothing is left."""
+  """Intersects an xywh box with the image; None if nothing is left or the box is degenerate.
+
+  (SimpleBaseline's `_sanitize` moves x1 to 0 but keeps the width, which shifts a box that
+  sticks out on the left instead of clipping it.)
+  """
   x, y, w, h = (float(v) for v in box)
+  if not (w > 0 and h > 0):
+    return None
   x1, y1 = max(0.0, x), max(0.0, y)
-  x2 = min(width - 1.0, x1 + max(0.0, w - 1.0))
-  y2 = min(height - 1.0, y1 + max(0.0, h - 1.0))
-  if w <= 0 or h <= 0 or x2 < x1 or y2 < y1 or x >= width or y >= height:
+  x2 = min(width - 1.0, x + w - 1.0)
+  y2 = min(height - 1.0, y + h - 1.0)
+  if x2 < x1 or y2 < y1:
     return None
   return [x1, y1, x2 - x1 + 1.0, y2 - y1 + 1.0]
 
@@ -133,11 +139,13 @@ def load_instances(dataset, detections=None, score_threshold=0.0, require_keypoi
   """
   data = read_annotations(dataset.annotation_path)
   image_dir = dataset.image_path
+  if not os.path.isdir(image_dir):
+    raise DataError(f"image folder not found: {image_dir} (for {dataset.annotation_path})")
   images = {}
   for im in data["images"]:
     images[im["id"]] = im
   counts = {"crowd": 0, "no_keypoints": 0, "bad_box": 0, "bad_keypoints": 0,
-            "unknown_image": 0, "low_score": 0, "not_person": 0}
+            "keypoints_outside_image": 0, "unknown_image": 0, "low_score": 0, "not_person": 0}
   rows = []
   if detections is None:
     for ann in data["annotations"]:
@@ -163,14 +171,37 @@ def load_instances(dataset, detections=None, score_threshold=0.0, require_keypoi
       if not np.all(np.isfinite(kps)):
         counts["bad_keypoints"] += 1
         continue
+      outside = (kps[:, 2] > 0) & ((kps[:, 0] < 0) | (kps[:, 1] < 0) |
+                                   (kps[:, 0] > image["width"] - 1) |
+                                   (kps[:, 1] > image["height"] - 1))
+      if np.any(outside):  # a labeled joint outside its image cannot be seen in any crop
+        counts["keypoints_outside_image"] += int(outside.sum())
+        kps[outside] = 0.0
       if require_keypoints and not np.any(kps[:, 2] > 0):
         counts["no_keypoints"] += 1
         continue
       rows.append((image, ann["id"], box, kps, float(ann.get("area", box[2] * box[3])), 1.0))
+    with_people = {row[0]["id"] for row in rows}
+    counts["images_without_people"] = sum(1 for i in images if i not in with_people)
+    instances, counts = _to_instances(rows, image_dir), counts
   else:
-    return _instances_from_detections(data, image_dir, resolve_path(detections),
-                                      score_threshold)
-  return _to_instances(rows, image_dir), counts
+    instances, counts = _instances_from_detections(data, image_dir, resolve_path(detections),
+                                                   score_threshold)
+  return drop_missing_images(instances, counts, image_dir)
+
+
+def drop_missing_images(instances, counts, image_dir):
+  """Removes instances whose image file does not exist (counted); all missing is an error."""
+  paths = np.asarray(instances.image_paths)
+  unique = np.unique(paths) if len(paths) else paths
+  missing = {p for p in unique if not os.path.isfile(p)}
+  counts["missing_image_file"] = int(sum(1 for p in paths if p in missing))
+  if missing and len(missing) == len(unique):
+    raise DataError(f"none of the {len(unique)} images exist under {image_dir} (first: "
+                    f"{sorted(missing)[0]}); is the image folder right?")
+  if missing:
+    instances = instances.select(np.array([p not in missing for p in paths], bool))
+  return instances, counts
 
 
 def _instances_from_detections(data, image_dir, detections_path, score_threshold):
@@ -277,5 +308,6 @@ def load_unlabeled(source):
       shape = tf.image.extract_jpeg_shape(tf.io.read_file(os.path.join(image_dir,
                                                                        im["file_name"])))
       im["height"], im["width"] = int(shape[0]), int(shape[1])
-  return _instances_from_detections(data, image_dir, source._join(source.detections),  # pylint: disable=protected-access
-                                    source.score_threshold)
+  instances, counts = _instances_from_detections(
+      data, image_dir, source._join(source.detections), source.score_threshold)  # pylint: disable=protected-access
+  return drop_missing_images(instances, counts, image_dir)

@@ -37,12 +37,42 @@ class TopDownAugment:
   flip_prob: float = 0.5
 
 
+def looks_complete(data):
+  """True for image bytes that can be decoded whole: a JPEG with its end-of-image marker in
+  the last 32 bytes, a PNG ending with its IEND chunk, or a BMP/GIF. Truncated, empty and
+  non-image files are False (in-graph, so a bad file never raises inside a run)."""
+  n = tf.strings.length(data)
+  jpeg = tf.strings.substr(data, 0, 3) == b"\xff\xd8\xff"
+  tail = tf.strings.substr(data, tf.maximum(n - 32, 0), 32)
+  starts = tf.range(tf.maximum(tf.strings.length(tail) - 1, 0))
+  pairs = tf.strings.substr(tf.fill(tf.shape(starts), tail), starts, tf.fill(tf.shape(starts), 2))
+  jpeg_complete = jpeg & tf.reduce_any(tf.equal(pairs, b"\xff\xd9"))
+  png = tf.strings.substr(data, 0, 8) == b"\x89PNG\r\n\x1a\n"
+  png_complete = png & (n >= 20) & (tf.strings.substr(data, tf.maximum(n - 8, 0), 4) == b"IEND")
+  other = (tf.strings.substr(data, 0, 2) == b"BM") | (tf.strings.substr(data, 0, 4) == b"GIF8")
+  return jpeg_complete | png_complete | other
+
+
 def read_image(path):
-  """Decodes JPEG/PNG/BMP/GIF bytes at `path` to uint8 `[H, W, 3]` (grayscale expanded)."""
+  """(uint8 `[H, W, 3]` image, valid) for the file at `path`.
+
+  JPEG/PNG/BMP/GIF content is decoded whatever the file name says; grayscale and CMYK become
+  RGB. An unreadable file (truncated, empty, not an image) gives a 1x1 black image and
+  valid=False: callers zero its weights and the trainer counts it.
+  """
   data = tf.io.read_file(path)
-  image = tf.io.decode_image(data, channels=3, expand_animations=False)
+  valid = looks_complete(data)
+  image = tf.cond(valid,
+                  lambda: tf.io.decode_image(data, channels=3, expand_animations=False),
+                  lambda: tf.zeros([1, 1, 3], tf.uint8))
   image.set_shape([None, None, 3])
-  return image
+  return image, valid
+
+
+def finish(ds):
+  """Drops elements whose decoding still raised (a file corrupt in the middle but complete at
+  both ends): the last line of defence, so one such file cannot end a day-long run."""
+  return ds.ignore_errors(log_warning=True)
 
 
 def crop(image, matrix, output_size):
@@ -118,29 +148,33 @@ def labeled_dataset(instances, codec, batch_size, augment=None, seed=0, start_st
     center = table["center"][index]
     scale = table["scale"][index] * s
     matrix = geometry.affine_from_params(center, scale, r, codec.input_size, flip)
-    image = crop(read_image(table["path"][index]), matrix, codec.input_size)
+    image, valid = read_image(table["path"][index])
     keypoints = transform_keypoints(table["keypoints"][index], matrix, flip)
     heatmaps, weights = codec.encode(keypoints)
-    return {"image": image, "heatmaps": heatmaps, "target_weight": weights}
+    valid_f = tf.cast(valid, tf.float32)
+    return {"image": crop(image, matrix, codec.input_size), "heatmaps": heatmaps * valid_f,
+            "target_weight": weights * valid_f, "valid": valid_f}
 
   ds = index_stream(len(instances), seed, start_step * batch_size)
-  ds = ds.map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
+  ds = finish(ds.map(load, num_parallel_calls=AUTOTUNE, deterministic=True))
   return ds.batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE)
 
 
 def eval_dataset(instances, codec, batch_size, padding=1.25):
-  """One pass over `instances` in order, unaugmented: {'image', 'center', 'scale', 'index'}."""
+  """One pass over `instances` in order, unaugmented: {'image', 'center', 'scale', 'index',
+  'valid'}; an instance whose image could not be read has valid=0 (or is absent)."""
   table = _instance_table(instances, codec.aspect_ratio, padding)
 
   def load(index):
     center, scale = table["center"][index], table["scale"][index]
     matrix = geometry.affine_from_params(center, scale, 0.0, codec.input_size)
-    image = crop(read_image(table["path"][index]), matrix, codec.input_size)
-    return {"image": image, "center": center, "scale": scale, "index": index}
+    image, valid = read_image(table["path"][index])
+    return {"image": crop(image, matrix, codec.input_size), "center": center, "scale": scale,
+            "index": index, "valid": valid}
 
   ds = tf.data.Dataset.range(len(instances)).map(load, num_parallel_calls=AUTOTUNE,
                                                  deterministic=True)
-  return ds.batch(batch_size).prefetch(AUTOTUNE)
+  return finish(ds).batch(batch_size).prefetch(AUTOTUNE)
 
 
 def fit_to_canvas(image, canvas_size):
@@ -185,14 +219,15 @@ def unlabeled_dataset(instances, codec, batch_size, views, seed=0, start_step=0,
     del position
     center, scale = table["center"][index], table["scale"][index]
     base_from_image = geometry.affine_from_params(center, scale, 0.0, codec.input_size)
-    canvas, canvas_from_image = fit_to_canvas(read_image(table["path"][index]), canvas_size)
+    image, valid = read_image(table["path"][index])
+    canvas, canvas_from_image = fit_to_canvas(image, canvas_size)
     keypoints = transform_keypoints(table["keypoints"][index], base_from_image,
-                                    tf.constant(False))
+                                    tf.constant(False)) * tf.cast(valid, tf.float32)
     radius = alpha * tf.reduce_max(boxes[index][2:]) * codec.input_size[1] / scale[0]
     return {"canvas": canvas,
             "base_from_canvas": tf.matmul(base_from_image,
                                           geometry.invert_affine(canvas_from_image)),
-            "keypoints": keypoints, "pck_radius": radius}
+            "keypoints": keypoints, "pck_radius": radius, "valid": tf.cast(valid, tf.float32)}
 
   def add_views(step, batch):
     rotations, scales = views.sample(tf.stack([tf.constant(seed + 1, tf.int64), step]),
@@ -201,10 +236,10 @@ def unlabeled_dataset(instances, codec, batch_size, views, seed=0, start_step=0,
     images = views_lib.make_views(batch["canvas"], matrices, batch["base_from_canvas"],
                                   codec.input_size)
     return {"views": images, "matrices": matrices, "keypoints": batch["keypoints"],
-            "pck_radius": batch["pck_radius"]}
+            "pck_radius": batch["pck_radius"], "valid": batch["valid"]}
 
   ds = index_stream(len(instances), seed + 1, start_step * batch_size)
-  ds = ds.map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
+  ds = finish(ds.map(load, num_parallel_calls=AUTOTUNE, deterministic=True))
   ds = ds.batch(batch_size, drop_remainder=True)
   steps = tf.data.Dataset.range(start_step, np.iinfo(np.int64).max)
   ds = tf.data.Dataset.zip(steps, ds).map(add_views, num_parallel_calls=AUTOTUNE,

@@ -122,9 +122,15 @@ def resnet_backbone(depth, input_shape, weights=None, width=64, synchronized_bn=
       backbone = _synchronize_batch_norm(backbone)
     normalization = (CAFFE_MEAN, (1.0, 1.0, 1.0))
   if local_file:
-    try:
-      backbone.load_weights(weights)
-    except (ValueError, KeyError) as e:
-      raise ValueError(f"weights file {weights} does not fit ResNet-{depth} "
-                       f"(width {width}): {e}") from e
+    load_backbone_weights(backbone, weights, f"ResNet-{depth} (width {width})")
   return backbone, normalization
+
+
+def load_backbone_weights(backbone, path, label):
+  """Loads a Keras `.weights.h5` into `backbone`; a file of another architecture is an error."""
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f"backbone weights file not found: {path}")
+  try:
+    backbone.load_weights(path)
+  except (ValueError, KeyError) as e:
+    raise ValueError(f"weights file {path} does not fit {label}: {e}") from e

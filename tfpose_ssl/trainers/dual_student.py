@@ -131,8 +131,9 @@ class DualStudentTrainer(keras.Model):
     self.students = [self.student_1, self.student_2]
     joints = self.student_1.output_shape[-1]
     self.trackers = {}
-    for name in ("loss",):
-      self.trackers[name] = keras.metrics.Mean(name=name)
+    self.trackers["loss"] = keras.metrics.Mean(name="loss")
+    # Crops whose image could not be read this epoch (their weights are zero).
+    self.trackers["skipped_images"] = keras.metrics.Sum(name="skipped_images")
     for i in (1, 2):
       for name in ("sup_loss", "unsup_loss", "from_other", "above_threshold", "uncertainty",
                    "pseudo_pck_before", "pseudo_pck_after"):
@@ -145,6 +146,12 @@ class DualStudentTrainer(keras.Model):
     super().compile(optimizer=optimizers[0], **kwargs)
     self.student_optimizers = list(optimizers)
     supervised.build_optimizers(self.student_optimizers, self.students)
+
+  def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+    """Skipped: students and optimizers are built explicitly. Keras' version takes a batch
+    from the training iterator and reduces it with `strategy.reduce`, which fails for dict
+    batches under MultiWorkerMirroredStrategy (and wastes one batch per `fit` call)."""
+    del iterator, data_batch
 
   def checkpoint_items(self):
     return {"student_1": self.student_1, "student_2": self.student_2,
@@ -274,14 +281,16 @@ class DualStudentTrainer(keras.Model):
         stacks.append(tf.concat(members, axis=0))
       target_1, target_2, stats = self.pseudo_targets(stacks[0], stacks[1])
       per_student = []
-      total = 0.0
+      total = 0.0  # sum of both students' (loss-scaled) Eq. 9; each depends on one student
+      readable = unlabeled["valid"][:, None] if "valid" in unlabeled else 1.0
       for i, (targets, weights) in enumerate((target_1, target_2)):
         sup = losses.heatmap_mse(predictions[i][:batch_l], labeled["heatmaps"],
                                  labeled["target_weight"])
         unsup = losses.heatmap_mse(predictions[i][batch_l:], tf.stop_gradient(targets),
-                                   tf.stop_gradient(weights))
-        total += (tf.reduce_sum(sup) / global_l +
-                  self.unsupervised_weight * tf.reduce_sum(unsup) / global_u)
+                                   tf.stop_gradient(weights) * readable)
+        loss = (tf.reduce_sum(sup) / global_l +
+                self.unsupervised_weight * tf.reduce_sum(unsup) / global_u)
+        total += supervised.scaled(self.student_optimizers[i], loss)
         per_student.append((sup, unsup))
     variables = [s.trainable_variables for s in self.students]
     gradients = tape.gradient(total, variables[0] + variables[1])
@@ -300,6 +309,9 @@ class DualStudentTrainer(keras.Model):
     self.trackers["loss"].update_state(
         sum(tf.reduce_mean(s) + self.unsupervised_weight * tf.reduce_mean(u)
             for s, u in per_student))
+    for batch in (labeled, unlabeled):
+      if "valid" in batch:
+        self.trackers["skipped_images"].update_state(tf.reduce_sum(1.0 - batch["valid"]))
     for i, (sup, unsup) in enumerate(per_student):
       n = i + 1
       own_targets, own_weights = stats["own"][i]
@@ -317,7 +329,8 @@ class DualStudentTrainer(keras.Model):
           self.trackers[f"pseudo_pck_{name}_{n}"].update_state(
               tf.math.divide_no_nan(tf.reduce_sum(correct), tf.reduce_sum(counted)),
               sample_weight=tf.reduce_sum(counted))
-    return {name: self.trackers[name].result() for name in self.progress_metrics()}
+    return supervised.as_logs({name: self.trackers[name].result()
+                               for name in self.progress_metrics()})
 
   def progress_metrics(self):
     """Names shown by the progress bar; TensorBoard gets every scalar in `scalar_metrics`."""

@@ -13,6 +13,21 @@ def global_batch_size(local_batch):
   return tf.cast(tf.shape(local_batch)[0] * replicas, tf.float32)
 
 
+def scaled(optimizer, loss):
+  """The loss to differentiate: multiplied by the loss scale under mixed_float16."""
+  if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+    return optimizer.scale_loss(loss)
+  return loss
+
+
+def as_logs(values):
+  """Logs to return from `train_step`. Under MultiWorkerMirroredStrategy Keras 3 reduces each
+  one with `strategy.reduce("MEAN", v, axis=0)`, which rejects scalars: give them shape [1]."""
+  if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+    return {name: tf.reshape(value, [1]) for name, value in values.items()}
+  return values
+
+
 def build_optimizers(optimizers, students):
   """Creates every optimizer variable now (PLATFORM.md: lazy building fails under a strategy)."""
   for optimizer, student in zip(optimizers, students):
@@ -35,12 +50,20 @@ class SupervisedTrainer(keras.Model):
     self.student_1 = build_model()
     self.students = [self.student_1]
     self.loss_tracker = keras.metrics.Mean(name="loss")
+    # Samples whose image could not be read this epoch (their weights are zero).
+    self.skipped_tracker = keras.metrics.Sum(name="skipped_images")
     self.built = True  # PLATFORM.md: else fit() calls self(x) on the first element.
 
   def compile(self, optimizers, **kwargs):  # pylint: disable=arguments-differ
     super().compile(optimizer=optimizers[0], **kwargs)
     self.student_optimizers = list(optimizers)
     build_optimizers(self.student_optimizers, self.students)
+
+  def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+    """Skipped: students and optimizers are built explicitly. Keras' version takes a batch
+    from the training iterator and reduces it with `strategy.reduce`, which fails for dict
+    batches under MultiWorkerMirroredStrategy (and wastes one batch per `fit` call)."""
+    del iterator, data_batch
 
   def checkpoint_items(self):
     return {"student_1": self.student_1, "optimizer_1": self.student_optimizers[0]}
@@ -50,10 +73,11 @@ class SupervisedTrainer(keras.Model):
 
   @property
   def metrics(self):
-    return [self.loss_tracker]
+    return [self.loss_tracker, self.skipped_tracker]
 
   def scalar_metrics(self):
-    return {"loss": self.loss_tracker.result()}
+    return {"loss": self.loss_tracker.result(),
+            "skipped_images": self.skipped_tracker.result()}
 
   def vector_metrics(self):
     return {}
@@ -64,8 +88,11 @@ class SupervisedTrainer(keras.Model):
       predictions = self.student_1(labeled["image"], training=True)
       per_example = losses.heatmap_mse(predictions, labeled["heatmaps"], labeled["target_weight"])
       loss = tf.reduce_sum(per_example) / global_batch_size(per_example)
+      loss_to_differentiate = scaled(self.student_optimizers[0], loss)
     variables = self.student_1.trainable_variables
-    gradients = tape.gradient(loss, variables)
+    gradients = tape.gradient(loss_to_differentiate, variables)
     self.student_optimizers[0].apply_gradients(zip(gradients, variables))
     self.loss_tracker.update_state(tf.reduce_mean(per_example))
-    return {"loss": self.loss_tracker.result()}
+    if "valid" in labeled:
+      self.skipped_tracker.update_state(tf.reduce_sum(1.0 - labeled["valid"]))
+    return as_logs({"loss": self.loss_tracker.result()})
