@@ -79,7 +79,7 @@ class PipelineTest(tf.test.TestCase):
     center, scale = geometry.box_to_center_scale(self.instances.boxes[:1],
                                                  self.codec.aspect_ratio)
     m = geometry.affine_from_params(center[0], scale[0], 0.0, self.codec.input_size)
-    eager = pipeline.crop(pipeline.read_image(self.instances.image_paths[0]), m,
+    eager = pipeline.crop(pipeline.read_image(self.instances.image_paths[0])[0], m,
                           self.codec.input_size)
     self.assertAllClose(eager, batches[0]["image"][0], atol=1e-3)
 
