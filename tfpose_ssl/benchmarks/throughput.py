@@ -19,6 +19,7 @@ repeated timed calls after warm-up:
 """
 
 import json
+import os
 import time
 
 from absl import app
@@ -217,9 +218,17 @@ def pipeline_benchmark(size, batch, data_root, repeats):
   instances, _ = coco.load_instances(dataset)
   rows = []
 
-  def rate(ds, crops_per_element):
+  def rate(ds, crops_per_element, window=10):
+    # Sustained rate: the median over `repeats` windows of `window` consecutive batches, after
+    # draining more than the prefetch buffer holds, so buffered elements do not inflate it.
     iterator = iter(ds)
-    seconds = median_seconds(lambda: next(iterator), repeats, warmup=5)
+
+    def pull():
+      for _ in range(window):
+        next(iterator)
+
+    seconds = median_seconds(pull, repeats, warmup=2) / window
+    del iterator
     return crops_per_element / seconds
 
   rows.append({"pipeline": "labeled", "size": list(size),
@@ -233,8 +242,9 @@ def pipeline_benchmark(size, batch, data_root, repeats):
 
 
 def markdown(result):
+  measured = "; ".join(f"{k}: {v}" for k, v in result.get("measured", {}).items())
   lines = [f"Machine: {result['machine']}. Matmul ceiling (float32, 2048^2): "
-           f"{result['matmul_gflops']:.0f} GFLOP/s.", "",
+           f"{result['matmul_gflops']:.0f} GFLOP/s. Measured: {measured or 'one run'}.", "",
            "| step | input | source crops/step | s/step | crops/s | GFLOP/step | GFLOP/s |",
            "|---|---|---|---|---|---|---|"]
   for row in result["steps"]:
@@ -271,47 +281,75 @@ def markdown(result):
   return "\n".join(lines) + "\n"
 
 
+PARTS = ("steps", "pipelines", "models", "mirrored")
+
+
 def _define_flags():
   flags.DEFINE_list("sizes", ["128x96", "256x192"], "Input sizes HxW.")
   flags.DEFINE_integer("batch", 16, "Labeled crops per step (and as many unlabeled).")
   flags.DEFINE_integer("repeats", 5, "Timed repetitions (after 2 warm-up calls).")
   flags.DEFINE_string("out", "benchmarks/throughput", "Output prefix (.json and .md).")
   flags.DEFINE_string("data_root", "data/benchmark_synthetic", "Synthetic data for pipelines.")
+  flags.DEFINE_list("parts", list(PARTS),
+                    "Parts to measure; the others are kept from an existing <out>.json (each "
+                    "part records when it was measured).")
 
 
 def main(argv):
   del argv
+  parts = set(FLAGS.parts)
+  if not parts <= set(PARTS):
+    raise app.UsageError(f"--parts must be a subset of {PARTS}, got {sorted(parts)}")
+  out = coco.resolve_path(FLAGS.out)
+  keep = {}
+  if parts != set(PARTS):
+    if not os.path.exists(out + ".json"):
+      raise app.UsageError(f"--parts={','.join(sorted(parts))} needs an earlier full run's "
+                           f"{out}.json for the other parts")
+    with open(out + ".json") as f:
+      keep = json.load(f)
   # Two logical CPU devices for the MirroredStrategy comparison (before any TF op runs).
   cpu = tf.config.list_physical_devices("CPU")[0]
   tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
   start = time.time()
+  today = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
   sizes = [tuple(int(v) for v in s.split("x")) for s in FLAGS.sizes]
-  result = {"machine": quality.machine_description(), "matmul_gflops": matmul_gflops(),
-            "steps": [], "model_flops": {}, "pipelines": [], "mirrored": [], "models": [],
-            "model_batch": FLAGS.batch}
-  for size in sizes:
-    rows, flops = step_benchmark(size, FLAGS.batch, FLAGS.repeats)
-    result["steps"] += rows
-    result["model_flops"][f"{size[0]}x{size[1]}"] = flops
-    needed = next(r["crops_per_s"] for r in rows if r["step"] == "method K=2")
-    for row in pipeline_benchmark(size, FLAGS.batch, coco.resolve_path(FLAGS.data_root),
-                                  FLAGS.repeats):
-      row["headroom"] = row["crops_per_s"] / needed
-      result["pipelines"].append(row)
-  for size in sizes:
-    result["models"] += model_benchmark(size, FLAGS.batch, max(2, FLAGS.repeats // 2))
-  size = sizes[0]
-  one = step_benchmark(size, FLAGS.batch, FLAGS.repeats, devices=["/cpu:0"])[0]
-  two = step_benchmark(size, FLAGS.batch, FLAGS.repeats, devices=["/cpu:0", "/cpu:1"])[0]
-  pick = lambda rows: next(r["seconds"] for r in rows if r["step"] == "method K=2")
-  result["mirrored"].append({"size": list(size), "crops": 2 * FLAGS.batch, "one": pick(one),
-                             "two": pick(two)})
+  result = dict(keep)
+  result.update({"machine": quality.machine_description(), "matmul_gflops": matmul_gflops(),
+                 "model_batch": FLAGS.batch})
+  result.setdefault("measured", {})
+  for part in parts:
+    result[part] = []
+    result["measured"][part] = today
+  if "steps" in parts:
+    result["model_flops"] = {}
+    for size in sizes:
+      rows, flops = step_benchmark(size, FLAGS.batch, FLAGS.repeats)
+      result["steps"] += rows
+      result["model_flops"][f"{size[0]}x{size[1]}"] = flops
+  if "pipelines" in parts:
+    for size in sizes:
+      needed = next(r["crops_per_s"] for r in result["steps"]
+                    if r["step"] == "method K=2" and tuple(r["size"]) == size)
+      for row in pipeline_benchmark(size, FLAGS.batch, coco.resolve_path(FLAGS.data_root),
+                                    FLAGS.repeats):
+        row["headroom"] = row["crops_per_s"] / needed
+        result["pipelines"].append(row)
+  if "models" in parts:
+    for size in sizes:
+      result["models"] += model_benchmark(size, FLAGS.batch, max(2, FLAGS.repeats // 2))
+  if "mirrored" in parts:
+    size = sizes[0]
+    one = step_benchmark(size, FLAGS.batch, FLAGS.repeats, devices=["/cpu:0"])[0]
+    two = step_benchmark(size, FLAGS.batch, FLAGS.repeats, devices=["/cpu:0", "/cpu:1"])[0]
+    pick = lambda rows: next(r["seconds"] for r in rows if r["step"] == "method K=2")
+    result["mirrored"].append({"size": list(size), "crops": 2 * FLAGS.batch,
+                               "one": pick(one), "two": pick(two)})
   result["wall_seconds"] = round(time.time() - start, 1)
-  out = coco.resolve_path(FLAGS.out)
   io_utils.atomic_write_text(out + ".json", json.dumps(result, indent=1))
   text = markdown(result)
   io_utils.atomic_write_text(out + ".md", text)
-  print(text)
+  print(text, flush=True)
 
 
 if __name__ == "__main__":
