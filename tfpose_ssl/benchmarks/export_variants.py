@@ -47,6 +47,14 @@ def _latency(fn, crops, repeats=50):
   return float(np.median(times))
 
 
+def _errors(xy, reference_xy):
+  """Keypoint distances (crop px) to the reference: mean, median, share within 2 px."""
+  distance = np.linalg.norm(xy - reference_xy, axis=-1)
+  return {"mean_error_px": float(np.mean(distance)),
+          "median_error_px": float(np.median(distance)),
+          "within_2px": float(np.mean(distance <= 2.0))}
+
+
 def measure(task, checkpoint, num_crops, folder):
   from ai_edge_litert import interpreter as litert  # pylint: disable=g-import-not-at-top
   module = export.build_module(task, checkpoint, "student_1", flip_test=False)
@@ -60,10 +68,9 @@ def measure(task, checkpoint, num_crops, folder):
                                                                           tf.float32)))[0].numpy()
       for i in range(0, len(crops), 32)])
   saved_xy = np.stack([run_saved(c) for c in crops])
-  rows.append({"variant": "SavedModel (crops signature)", "bytes": _folder_size(saved),
-               "latency_s": _latency(run_saved, crops),
-               "mean_error_px": float(np.mean(np.linalg.norm(saved_xy - keras_xy, axis=-1))),
-               "reference": "Keras model"})
+  rows.append(dict(_errors(saved_xy, keras_xy), variant="SavedModel (crops signature)",
+                   bytes=_folder_size(saved), latency_s=_latency(run_saved, crops),
+                   reference="Keras model"))
   outputs = {}
   for variant in serving.VARIANTS:
     path = serving.export_tflite(module, os.path.join(folder, f"pose_{variant}.tflite"), variant,
@@ -71,22 +78,22 @@ def measure(task, checkpoint, num_crops, folder):
     runner = litert.Interpreter(model_path=path).get_signature_runner()
     run = lambda crop, r=runner: r(crops=crop[None])["keypoints"][0]
     outputs[variant] = np.stack([run(c) for c in crops])
-    rows.append({"variant": f"TFLite {variant}", "bytes": os.path.getsize(path),
-                 "latency_s": _latency(run, crops), "reference": "TFLite fp32",
-                 "mean_error_px": float(np.mean(np.linalg.norm(
-                     outputs[variant] - outputs["fp32"], axis=-1)))})
+    rows.append(dict(_errors(outputs[variant], outputs["fp32"]), variant=f"TFLite {variant}",
+                     bytes=os.path.getsize(path), latency_s=_latency(run, crops),
+                     reference="TFLite fp32"))
   return rows, len(crops)
 
 
 def markdown(result):
   lines = [f"Checkpoint {result['checkpoint']}, input {result['input_size'][0]}x"
            f"{result['input_size'][1]}, {result['crops']} synthetic validation crops, batch 1. "
-           f"Machine: {result['machine']}.", "",
-           "| variant | size (MiB) | median latency per crop (ms) | mean keypoint error (crop px) "
-           "| against |", "|---|---|---|---|---|"]
+           f"Machine: {result['machine']}. Measured {result.get('date', '')}.", "",
+           "| variant | size (MiB) | median latency per crop (ms) | keypoint error (crop px): "
+           "mean / median | joints within 2 px | against |", "|---|---|---|---|---|---|"]
   for row in result["rows"]:
     lines.append(f"| {row['variant']} | {row['bytes'] / 2 ** 20:.2f} | "
-                 f"{1000 * row['latency_s']:.2f} | {row['mean_error_px']:.3f} | "
+                 f"{1000 * row['latency_s']:.2f} | {row['mean_error_px']:.3f} / "
+                 f"{row['median_error_px']:.3f} | {100 * row['within_2px']:.1f}% | "
                  f"{row['reference']} |")
   return "\n".join(lines) + "\n"
 
@@ -108,7 +115,8 @@ def main(argv):
   with tempfile.TemporaryDirectory() as folder:
     rows, count = measure(task, checkpoint, FLAGS.crops, folder)
   result = {"checkpoint": FLAGS.checkpoint, "input_size": list(task.input_size), "crops": count,
-            "machine": quality.machine_description(), "rows": rows}
+            "machine": quality.machine_description(), "rows": rows,
+            "date": time.strftime("%Y-%m-%d", time.gmtime())}
   out = coco.resolve_path(FLAGS.out)
   io_utils.atomic_write_text(out + ".json", json.dumps(result, indent=1))
   text = markdown(result)
