@@ -1,7 +1,7 @@
 r"""Learning-quality benchmark: a synthetic COCO-Partial protocol on this machine.
 
-  python -m tfpose_ssl.benchmarks.quality --mode=quick   # at most ~20 min here
-  python -m tfpose_ssl.benchmarks.quality --mode=full    # ~1.6 h here
+  python -m tfpose_ssl.benchmarks.quality --mode=quick   # ~8 min here
+  python -m tfpose_ssl.benchmarks.quality --mode=full    # ~1.5 h here
   bazel run //tfpose_ssl/benchmarks:quality -- --mode=full
 
 Generates a fixed synthetic train/val set with the project's generator, draws labeled budgets
@@ -41,8 +41,8 @@ MODES = {
     # Smoke check: the smallest budget, every method, one seed, a short schedule.
     "quick": {"budgets": [100], "seeds": [0], "steps": 150, "num_images": 600,
               "val_images": 150, "batch": 16},
-    # The README table: 45 runs, ~1.6 h here (SSL runs ~140 s, supervised ~80 s, each
-    # including ~45 s of start-up and evaluation).
+    # The README table: 45 runs, 89 min here on 2026-11-27 (semi-supervised runs ~2 min,
+    # supervised ~40 s, each including start-up and evaluation).
     "full": {"budgets": [100, 300, 1000], "seeds": [0, 1, 2], "steps": 300,
              "num_images": 1500, "val_images": 150, "batch": 16},
     # Unit-level check of the benchmark code itself (tests, with --base_config=configs/smoke.gin).
