@@ -329,8 +329,11 @@ def main(argv):
       result["model_flops"][f"{size[0]}x{size[1]}"] = flops
   if "pipelines" in parts:
     for size in sizes:
-      needed = next(r["crops_per_s"] for r in result["steps"]
-                    if r["step"] == "method K=2" and tuple(r["size"]) == size)
+      needed = next((r["crops_per_s"] for r in result["steps"]
+                     if r["step"] == "method K=2" and tuple(r["size"]) == size), None)
+      if needed is None:
+        raise app.UsageError(f"no 'method K=2' step measured at {size[0]}x{size[1]} to compare "
+                             "the pipeline with; add 'steps' to --parts")
       for row in pipeline_benchmark(size, FLAGS.batch, coco.resolve_path(FLAGS.data_root),
                                     FLAGS.repeats):
         row["headroom"] = row["crops_per_s"] / needed
