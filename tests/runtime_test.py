@@ -1,0 +1,53 @@
+"""The process-wide CPU setting of tfpose_ssl.runtime takes effect in a fresh process."""
+
+import os
+import subprocess
+import sys
+
+import tensorflow as tf
+
+from tests import testing
+
+# Imports tfpose_ssl first (as `python -m tfpose_ssl.<binary>` does), then reports whether
+# TensorFlow runs its oneDNN kernels and the page faults of an op that allocates and frees a
+# 2 MiB tensor per call (TensorFlow's default allocation on CPUs without AVX-512 faults ~28
+# times per call here; runtime.py explains why).
+PROBE = """
+import resource, sys
+if sys.argv[1] == "package_first":
+  import tfpose_ssl
+import tensorflow as tf
+from tensorflow.python.util import _pywrap_util_port
+x = tf.random.uniform([512, 1024])
+f = tf.function(lambda x: tf.reduce_sum(x * 2.0 + 1.0))
+f(x)
+start = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(100):
+  f(x)
+faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - start) / 100
+print(faults, int(_pywrap_util_port.IsMklEnabled()))
+"""
+
+
+def probe(mode, **env):
+  environ = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+  environ.update(env, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=testing.REPO_ROOT)
+  out = subprocess.run([sys.executable, "-c", PROBE, mode], env=environ, capture_output=True,
+                       text=True, check=True, timeout=300).stdout.split()
+  return float(out[0]), bool(int(out[1]))
+
+
+class RuntimeTest(tf.test.TestCase):
+
+  def test_onednn_on_and_large_tensors_reuse_memory(self):
+    faults, onednn = probe("package_first")
+    self.assertTrue(onednn)
+    self.assertLess(faults, 5.0)  # a 2 MiB tensor is 512 pages
+
+  def test_user_choice_is_kept(self):
+    _, onednn = probe("package_first", TF_ENABLE_ONEDNN_OPTS="0")
+    self.assertFalse(onednn)
+
+
+if __name__ == "__main__":
+  tf.test.main()
