@@ -102,6 +102,14 @@ class SimpleBaselineTest(tf.test.TestCase):
     ds = tf.data.Dataset.from_tensor_slices(x).batch(2)
     self.assertAllClose(model.predict(ds, verbose=0), model.predict(x, verbose=0), atol=1e-6)
 
+  def test_equal_shaped_head_layers_start_different(self):
+    # One shared Keras 3 initializer instance gave deconv2 and deconv3 identical weights.
+    model = simple_baseline.simple_baseline((64, 64), "resnet18", width=8, deconv_filters=16)
+    kernels = [model.get_layer(f"deconv{i}").kernel.numpy() for i in (1, 2, 3)]
+    self.assertEqual(kernels[1].shape, kernels[2].shape)
+    self.assertGreater(np.abs(kernels[1] - kernels[2]).max(), 1e-4)
+    self.assertNear(float(np.std(kernels[2])), 0.001, 2e-4)  # N(0, 0.001) (SimpleBaseline)
+
   def test_input_size_must_be_divisible_by_32(self):
     with self.assertRaisesRegex(ValueError, "divisible by 32"):
       simple_baseline.simple_baseline((64, 48))

@@ -7,6 +7,13 @@ from tfpose_ssl import keypoints as kp
 from tfpose_ssl.models import resnet
 
 
+def head_initializer():
+  """N(0, 0.001) for the head's layers (SimpleBaseline), a new instance per layer: a Keras 3
+  initializer draws its seed once, so one shared instance gives equal-shaped layers
+  (deconv2 and deconv3) identical starting weights."""
+  return keras.initializers.RandomNormal(stddev=0.001)
+
+
 @gin.configurable(denylist=["input_size"])
 def simple_baseline(input_size=(256, 192), backbone="resnet18", num_joints=kp.NUM_JOINTS,
                     width=64, deconv_filters=256, num_deconv=3, deconv_kernel=4, weights=None,
@@ -37,13 +44,13 @@ def simple_baseline(input_size=(256, 192), backbone="resnet18", num_joints=kp.NU
   inputs = keras.Input(input_shape, name="image")
   x = keras.layers.Normalization(mean=mean, variance=variance, name="normalize")(inputs)
   x = net(x)
-  init = keras.initializers.RandomNormal(stddev=0.001)
   for i in range(num_deconv):
     x = keras.layers.Conv2DTranspose(deconv_filters, deconv_kernel, strides=2, padding="same",
-                                     use_bias=False, kernel_initializer=init,
+                                     use_bias=False, kernel_initializer=head_initializer(),
                                      name=f"deconv{i + 1}")(x)
     x = resnet.batch_norm(f"deconv{i + 1}_bn", synchronized_bn)(x)
     x = keras.layers.ReLU(name=f"deconv{i + 1}_relu")(x)
-  heatmaps = keras.layers.Conv2D(num_joints, 1, kernel_initializer=init, dtype="float32",
+  heatmaps = keras.layers.Conv2D(num_joints, 1, kernel_initializer=head_initializer(),
+                                 dtype="float32",
                                  name="heatmaps")(x)
   return keras.Model(inputs, heatmaps, name=f"simple_baseline_{backbone}")
