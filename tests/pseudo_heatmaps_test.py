@@ -27,22 +27,26 @@ def np_uncertainty(views):
   return views.std(axis=0, ddof=0).max(axis=(1, 2))
 
 
-def np_threshold_and_refine(heatmaps, threshold, sigma, refine):
+def np_threshold_and_refine(heatmaps, threshold, sigma, refine, frame=None):
   b, h, w, j = heatmaps.shape
-  targets = np.zeros_like(heatmaps)
+  top, left, fh, fw = frame or (0, 0, h, w)
+  targets = np.zeros((b, fh, fw, j), np.float32)
   weights = np.zeros((b, j), np.float32)
-  ys, xs = np.mgrid[0:h, 0:w]
+  ys, xs = np.mgrid[0:fh, 0:fw]
   for bi in range(b):
     for ji in range(j):
       hm = heatmaps[bi, :, :, ji]
       if threshold is not None and not hm.max() > threshold:
         continue
-      weights[bi, ji] = 1.0
       if refine:
         y, x = divmod(int(np.argmax(hm)), w)  # np.argmax: first maximum in row-major order
+        y, x = y - top, x - left
+        if not (0 <= x < fw and 0 <= y < fh):
+          continue  # the peak lies outside the frame: no target
         targets[bi, :, :, ji] = np.exp(-((xs - x) ** 2 + (ys - y) ** 2) / (2 * sigma ** 2))
       else:
-        targets[bi, :, :, ji] = hm
+        targets[bi, :, :, ji] = hm[top:top + fh, left:left + fw]
+      weights[bi, ji] = 1.0
   return targets, weights
 
 
@@ -79,6 +83,41 @@ class PseudoHeatmapsTest(tf.test.TestCase, parameterized.TestCase):
     want_t, want_w = np_threshold_and_refine(heatmaps, threshold, 1.5, refine)
     self.assertAllClose(weights, want_w)
     self.assertAllClose(targets, want_t, atol=1e-6)
+
+  @parameterized.product(mode=MODES, threshold=(None, 0.5), refine=(True, False))
+  def test_threshold_and_refine_in_a_frame_matches_numpy(self, mode, threshold, refine):
+    heatmaps = self.views[0] * np.linspace(0.3, 1.0, 5, dtype=np.float32)  # [3, 8, 6, 5]
+    frame = (2, 1, 4, 3)  # rows 2-5, columns 1-3: many maxima lie outside
+    targets, weights = _run(mode, ph.threshold_and_refine, heatmaps, threshold=threshold,
+                            sigma=1.5, refine=refine, frame=frame)
+    want_t, want_w = np_threshold_and_refine(heatmaps, threshold, 1.5, refine, frame)
+    self.assertEqual(targets.shape, (3, 4, 3, 5))
+    if refine:
+      self.assertTrue(0 < want_w.sum() < 15)  # both cases occur
+    self.assertAllClose(weights, want_w)
+    self.assertAllClose(targets, want_t, atol=1e-6)
+
+  @parameterized.parameters(*MODES)
+  def test_a_peak_outside_the_frame_gets_no_target(self, mode):
+    # A Gaussian centred 2 pixels left of a 4x4 frame inside a 4x8 heatmap: its tail reaches
+    # the frame's first column (exp(-2) = 0.14 > 0.1), but its peak is outside: weight 0.
+    # The same Gaussian 1 pixel inside the frame gets a unit target there.
+    xs = np.arange(8, dtype=np.float32)
+    outside = np.exp(-((xs - 2.0) ** 2) / 2.0)[None, :].repeat(4, 0)
+    inside = np.exp(-((xs - 5.0) ** 2) / 2.0)[None, :].repeat(4, 0)
+    heatmaps = np.stack([outside, inside], -1)[None]  # [1, 4, 8, 2]
+    frame = (0, 4, 4, 4)
+    self.assertGreater(heatmaps[0, :, 4, 0].max(), 0.1)
+    targets, weights = _run(mode, ph.threshold_and_refine, heatmaps, threshold=0.1, sigma=1.0,
+                            frame=frame)
+    self.assertAllClose(weights, [[0.0, 1.0]])
+    self.assertAllClose(targets[0, ..., 0], np.zeros((4, 4)))
+    self.assertAllClose(targets[0, 0, 1, 1], 1.0)  # x = 5 - 4
+    # Without the frame (the loss view alone) the tail's border pixel became a target.
+    border, border_w = _run(mode, ph.threshold_and_refine, heatmaps[:, :, 4:], threshold=0.1,
+                            sigma=1.0)
+    self.assertAllClose(border_w, [[1.0, 1.0]])
+    self.assertAllClose(border[0, 0, 0, 0], 1.0)
 
   @parameterized.parameters(*MODES)
   def test_select_matches_numpy(self, mode):

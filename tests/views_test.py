@@ -3,6 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
+from tfpose_ssl import augment as augment_lib
 from tfpose_ssl import codec as codec_lib
 from tfpose_ssl import geometry
 from tfpose_ssl import pseudo_heatmaps as ph
@@ -25,43 +26,72 @@ class MultiViewAugmentTest(tf.test.TestCase):
       views_lib.MultiViewAugment(loss_view="weak")
 
   def test_sampled_ranges_and_beta_shape(self):
-    spec = views_lib.MultiViewAugment(num_weak=1, num_strong=2, loss_view="extra")
-    rotations, scales = spec.sample(tf.constant([3, 4], tf.int64), 4000)
-    r, s = rotations.numpy(), scales.numpy()
+    weak = augment_lib.TopDownAugment(scale_factor=0.25, rotation_factor=30.0,
+                                      rotation_prob=0.6, flip_prob=0.5)
+    spec = views_lib.MultiViewAugment(num_weak=1, num_strong=2, loss_view="extra", weak=weak)
+    rotations, scales, flips = spec.sample(tf.constant([3, 4], tf.int64), 4000)
+    r, s, f = rotations.numpy(), scales.numpy(), flips.numpy()
     self.assertEqual(r.shape, (4000, 4))
-    self.assertTrue(np.all(np.abs(r[:, 0]) <= 30.0) and np.all(np.abs(r[:, 1:]) <= 60.0))
+    # Weak: the labeled augmentation (rotation N(0, 30) clipped to +-60 with probability 0.6,
+    # scale N(1, 0.25) clipped to [0.75, 1.25], flips with probability 0.5).
+    self.assertTrue(np.all(np.abs(r[:, 0]) <= 60.0) and np.all(np.abs(r[:, 1:]) <= 60.0))
+    self.assertAllClose(np.mean(r[:, 0] == 0.0), 0.4, atol=0.03)
+    self.assertAllClose(np.std(r[:, 0][r[:, 0] != 0.0]), 30.0 * 0.97, atol=2.0)  # 2-sigma clip
     self.assertTrue(np.all((s[:, 0] >= 0.75) & (s[:, 0] <= 1.25)))
+    self.assertAllClose(np.mean(f[:, 0]), 0.5, atol=0.03)
+    self.assertFalse(np.any(f[:, 1:]))  # strong views are not mirrored
     self.assertTrue(np.all((s[:, 1:] >= 0.5) & (s[:, 1:] <= 1.5)))
-    # Weak: uniform (1/3 of the mass in the middle third); Beta(0.75, 0.75) is U-shaped
-    # (P(middle third) = 0.2646 by numerical integration of the Beta density).
+    # Strong: Beta(0.75, 0.75) is U-shaped (P(middle third) = 0.2646 by numerical
+    # integration of the Beta density).
     middle = lambda x, lo, hi: np.mean((x > lo + (hi - lo) / 3) & (x < hi - (hi - lo) / 3))
-    self.assertAllClose(middle(r[:, 0], -30, 30), 1 / 3, atol=0.03)
     self.assertAllClose(middle(r[:, 1:].ravel(), -60, 60), 0.2646, atol=0.02)
     self.assertAllClose(middle(s[:, 1:].ravel(), 0.5, 1.5), 0.2646, atol=0.02)
     again = spec.sample(tf.constant([3, 4], tf.int64), 4000)
     self.assertAllEqual(again[0], rotations)
+    self.assertAllEqual(again[2], flips)
+
+  def test_weak_view_is_drawn_like_a_labeled_crop(self):
+    # The same seed gives the weak view the draw the labeled pipeline's augmentation gives.
+    weak = augment_lib.TopDownAugment(scale_factor=0.3, rotation_factor=40.0, flip_prob=0.5)
+    spec = views_lib.MultiViewAugment(num_weak=1, num_strong=1, weak=weak)
+    seed = tf.constant([7, 8], tf.int64)
+    rotations, scales, flips = spec.sample(seed, 64)
+    s, r, f = weak.sample(tf.random.experimental.stateless_split(seed, 3)[0], [64, 1])
+    self.assertAllEqual(rotations[:, :1], r)
+    self.assertAllEqual(scales[:, :1], s)
+    self.assertAllEqual(flips[:, :1], f)
+
+  def _perfect_heatmaps(self, codec, keypoints, matrices, flips):
+    """What a perfect student predicts on each view: the codec's Gaussians of the keypoints
+    moved into the view, left and right swapped on mirrored views (as labeled crops are)."""
+    out = []
+    for v in range(matrices.shape[1]):
+      moved = [pipeline.transform_keypoints(keypoints[b], matrices[b, v], flips[b, v])
+               for b in range(keypoints.shape[0])]
+      out.append(codec_lib.gaussian_heatmaps(tf.stack(moved)[..., :2] / codec.stride,
+                                             *codec.heatmap_size, codec.sigma))
+    return tf.stack(out)
 
   def test_gaussians_align_to_the_loss_view_within_one_pixel(self):
     codec = codec_lib.KeypointCodec((128, 96), sigma=2.0)
-    spec = views_lib.MultiViewAugment(num_weak=1, num_strong=4)
-    rotations, scales = spec.sample(tf.constant([1, 2], tf.int64), 6)
-    matrices = views_lib.view_matrices(rotations, scales, codec.input_size)
-    keypoints = np.random.default_rng(0).uniform([30, 40], [66, 88], (6, 17, 2)).astype(
-        np.float32)
-    in_views = geometry.apply_affine(keypoints[:, None], matrices)  # [B, V, J, 2]
-    # A Gaussian at the keypoint (heatmap pixels = input pixels / 4) in every view.
-    heatmaps = tf.stack([codec_lib.gaussian_heatmaps(in_views[:, v] / 4.0, 32, 24, 2.0)
-                         for v in range(spec.num_views)])
-    # Into the common frame (the base crop) every view's peak is within 1 heatmap pixel. Into
-    # the loss view (what training uses) the same error is magnified by that view's zoom
-    # 1/scale (a bilinear interpolant peaks on a source grid node), so it is measured in
-    # common-frame pixels there.
+    spec = views_lib.MultiViewAugment(num_weak=2, num_strong=4)
+    rotations, scales, flips = spec.sample(tf.constant([1, 2], tf.int64), 6)
+    self.assertTrue(np.any(flips.numpy()) and not np.all(flips.numpy()[:, :2]))
+    matrices = views_lib.view_matrices(rotations, scales, codec.input_size, flips)
+    rng = np.random.default_rng(0)
+    keypoints = np.concatenate([rng.uniform([30, 40], [66, 88], (6, 17, 2)),
+                                np.full((6, 17, 1), 2.0)], -1).astype(np.float32)
+    heatmaps = self._perfect_heatmaps(codec, keypoints, matrices, flips)
+    # Into the common frame (the base crop) every view's peak is within 1 heatmap pixel, on
+    # the right joint also for mirrored views. Into the loss view (what training uses) the
+    # same error is magnified by that view's zoom 1/scale (a bilinear interpolant peaks on a
+    # source grid node), so it is measured in common-frame pixels there.
     loss_zoom = 1.0 / scales.numpy()[:, spec.loss_index]
     common_frames = {"base crop": (tf.eye(3, batch_shape=[6]), np.ones(6)),
                      "loss view": (matrices[:, spec.loss_index], loss_zoom)}
     for frame_name, (frame, zoom) in common_frames.items():
       aligned = views_lib.align_heatmaps(heatmaps, matrices, frame, 4.0)
-      truth = geometry.apply_affine(keypoints, frame).numpy() / 4.0
+      truth = geometry.apply_affine(keypoints[..., :2], frame).numpy() / 4.0
       inside = ((truth[..., 0] > 1) & (truth[..., 0] < 22) & (truth[..., 1] > 1)
                 & (truth[..., 1] < 30))
       self.assertGreater(inside.sum(), 50)
@@ -69,6 +99,43 @@ class MultiViewAugmentTest(tf.test.TestCase):
         peaks = ph.first_argmax(aligned[v]).numpy()
         error = np.abs(peaks - truth).max(axis=-1) / zoom[:, None]
         self.assertLessEqual(error[inside].max(), 1.0, f"view {v} into the {frame_name}")
+
+  def test_mirrored_view_swaps_left_and_right(self):
+    # One mirrored view of a crop whose left wrist (9) is at x=20 and right wrist (10) at x=70:
+    # aligned back to the crop, channel 9 peaks at x=20 again.
+    codec = codec_lib.KeypointCodec((128, 96), sigma=2.0)
+    keypoints = np.zeros((1, 17, 3), np.float32)
+    keypoints[0, :, :2] = [48.0, 64.0]
+    keypoints[0, :, 2] = 2.0
+    keypoints[0, 9, :2], keypoints[0, 10, :2] = [20.0, 60.0], [72.0, 60.0]
+    flips = tf.constant([[True]])
+    matrices = views_lib.view_matrices(tf.zeros([1, 1]), tf.ones([1, 1]), codec.input_size,
+                                       flips)
+    self.assertAllClose(geometry.apply_affine([[20.0, 60.0]], matrices[0, 0]), [[75.0, 60.0]])
+    heatmaps = self._perfect_heatmaps(codec, keypoints, matrices, flips)
+    # On the mirrored view, channel 9 (left wrist) sits on the mirror image of the right
+    # wrist: x = 95 - 72 = 23 input pixels = 5.75 heatmap pixels.
+    self.assertAllClose(ph.first_argmax(heatmaps[0])[0, 9], [6.0, 15.0])
+    aligned = views_lib.align_heatmaps(heatmaps, matrices, tf.eye(3, batch_shape=[1]), 4.0)
+    peaks = ph.first_argmax(aligned[0]).numpy()[0]
+    self.assertAllClose(peaks[9], [5.0, 15.0], atol=1.0)
+    self.assertAllClose(peaks[10], [18.0, 15.0], atol=1.0)
+
+  def test_padded_frame_holds_the_loss_view_with_a_margin(self):
+    # A view zoomed out 2x about the crop centre, aligned into the padded frame of the
+    # unzoomed loss view: a joint 6 heatmap pixels left of the loss view (x = -6) keeps its
+    # peak there, at x = -6 + left, instead of leaving a tail on the loss view's border.
+    frame, size = views_lib.padded_frame((32, 24))
+    self.assertEqual((frame, size), ((16, 12, 32, 24), (64, 48)))
+    loss_from_base = tf.eye(3, batch_shape=[1])
+    view_from_base = views_lib.view_matrices(tf.zeros([1, 1]), tf.constant([[2.0]]), (128, 96))
+    joints = np.tile([[-6.0 * 4, 20.0 * 4]], (17, 1)).astype(np.float32)  # loss-view pixels
+    in_view = geometry.apply_affine(joints, view_from_base[0, 0]).numpy() / 4.0
+    heatmaps = codec_lib.gaussian_heatmaps(in_view[None], 32, 24, 2.0)[None]  # [1, 1, 32, 24, 17]
+    aligned = views_lib.align_heatmaps(heatmaps, view_from_base, loss_from_base, 4.0, size,
+                                       frame[:2])
+    self.assertEqual(aligned.shape, (1, 1, 64, 48, 17))
+    self.assertAllClose(ph.first_argmax(aligned[0])[0, 0], [-6.0 + 12, 20.0 + 16], atol=1.0)
 
   def test_image_and_heatmap_warps_agree(self):
     # A dot in the base crop, warped as an image into a view, lands where the heatmap of the

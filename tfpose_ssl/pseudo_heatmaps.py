@@ -47,26 +47,39 @@ def first_argmax(heatmaps):
   return tf.cast(tf.stack([index % width, index // width], axis=-1), tf.float32)
 
 
-def threshold_and_refine(heatmaps, threshold=0.1, sigma=2.0, refine=True):
-  """Sec. 3.2 threshold-and-refine: `[B, H, W, J]` -> (targets `[B, H, W, J]`, weights `[B, J]`).
+def threshold_and_refine(heatmaps, threshold=0.1, sigma=2.0, refine=True, frame=None):
+  """Sec. 3.2 threshold-and-refine: `[B, H, W, J]` -> (targets `[B, h, w, J]`, weights `[B, J]`).
+
+  `heatmaps` may cover more than the frame the targets are for: `frame` = (top, left, h, w)
+  is that frame inside them (None: all of `heatmaps`). Ensembling in a frame that holds every
+  view lets a joint outside the loss view keep its peak outside, instead of leaving the border
+  pixel of its Gaussian's tail as the loss view's maximum.
 
   `weights` is 1 where a joint's maximum response is strictly above `threshold` (every joint
   when `threshold` is None: no thresholding, as DualPose). With `refine` the target is the
   unnormalized Gaussian of `sigma` centred at the integer pixel of the maximum (first maximum
-  in row-major order on ties); without, the heatmap itself. Targets are zero where the weight
-  is 0, so such joints contribute nothing to the unsupervised loss.
+  in row-major order on ties), and a joint whose maximum lies outside `frame` gets weight 0:
+  its location is known not to be in the frame, which a Gaussian cut at the border would
+  contradict. Without `refine` the target is the heatmap itself cropped to `frame` (a tail
+  at the border, or zeros, as the codec's targets and DualPose's warped heatmaps). Targets are
+  zero where the weight is 0, so such joints contribute nothing to the unsupervised loss.
   """
   heatmaps = tf.convert_to_tensor(heatmaps, tf.float32)
+  shape = tf.shape(heatmaps)
+  top, left, height, width = frame if frame is not None else (0, 0, shape[1], shape[2])
   peak = tf.reduce_max(heatmaps, axis=[1, 2])
   if threshold is None:
     weights = tf.ones_like(peak)
   else:
     weights = tf.cast(peak > threshold, tf.float32)
   if refine:
-    shape = tf.shape(heatmaps)
-    targets = codec_lib.gaussian_heatmaps(first_argmax(heatmaps), shape[1], shape[2], sigma)
+    xy = first_argmax(heatmaps) - tf.cast(tf.stack([left, top]), tf.float32)
+    inside = ((xy[..., 0] >= 0.0) & (xy[..., 0] <= tf.cast(width, tf.float32) - 1.0) &
+              (xy[..., 1] >= 0.0) & (xy[..., 1] <= tf.cast(height, tf.float32) - 1.0))
+    weights *= tf.cast(inside, tf.float32)
+    targets = codec_lib.gaussian_heatmaps(xy, height, width, sigma)
   else:
-    targets = heatmaps
+    targets = heatmaps[:, top:top + height, left:left + width]
   return targets * weights[:, None, None, :], weights
 
 

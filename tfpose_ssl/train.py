@@ -20,11 +20,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfpose_ssl import augment as augment_lib
 from tfpose_ssl import callbacks as callbacks_lib
 from tfpose_ssl import config as config_lib
 from tfpose_ssl import eval_lib
 from tfpose_ssl import io_utils
 from tfpose_ssl import task as task_lib
+from tfpose_ssl import views as views_lib
 from tfpose_ssl import visualize
 from tfpose_ssl.data import coco
 from tfpose_ssl.data import pipeline
@@ -112,7 +114,8 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
           split_seed=0, split_file=None, unlabeled_sources=(), seed=0, eval_every_epochs=10,
           max_val_instances=None, checkpoint_every_steps=0, keep_checkpoints=3,
           summary_every_steps=50, image_every_epochs=1, max_steps_per_run=0, strategy="mirrored",
-          precision="float32", num_visualized=8, verbose="auto"):
+          precision="float32", num_visualized=8, verbose="auto", init_checkpoint=None,
+          stop_at_step=None):
   """Trains, checkpoints, validates; returns the final evaluation report.
 
   The report maps each model (student_1, ...) to its metrics; '_history' holds the per-epoch
@@ -144,6 +147,13 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
     precision: 'float32', 'mixed_float16' (with dynamic loss scaling; steps whose gradients
       overflow are skipped and not counted) or 'mixed_bfloat16'. Heatmap outputs and the
       pseudo-heatmap math stay float32.
+    stop_at_step: stop (with a checkpoint, without the final evaluation) when the step counter
+      reaches this value, e.g. at the end of a burn-in that several runs continue from
+      (`init_checkpoint`); rerunning stops there again.
+    init_checkpoint: warm start: when the workdir holds no checkpoint, start from this run's
+      (a workdir, checkpoint folder or prefix) students, optimizers and step, e.g. a shared
+      supervised burn-in that several methods continue from. Every object of this trainer
+      must be in it (a supervised trainer can start from a dual-student checkpoint: student 1).
   """
   # MultiWorkerMirroredStrategy must exist before any TensorFlow op runs.
   distribution = make_strategy(strategy)
@@ -163,18 +173,24 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
   if len(labeled) < batch_size:
     raise ValueError(f"{len(labeled)} labeled instances is fewer than one batch ({batch_size})")
   unlabeled_batch_size = unlabeled_batch_size or batch_size
-  with distribution.scope():
-    trainer = trainer_fn(build_model=task.build_model, codec=codec)
+  # One augmentation for the labeled crops and the weak views (augment.py).
+  augment = augment_lib.TopDownAugment()
   unlabeled = None
-  if trainer.uses_unlabeled:
+  if trainer_fn.uses_unlabeled:
     unlabeled = unlabeled_instances(held_out, unlabeled_sources)
     if len(unlabeled) < unlabeled_batch_size:
       raise ValueError(f"{len(unlabeled)} unlabeled instances is fewer than one batch "
                        f"({unlabeled_batch_size})")
-    # Pseudo-label PCK needs held-back labels (COCO-Partial, synthetic); never used to train.
-    trainer.measure_pseudo_labels = bool(np.any(unlabeled.keypoints[..., 2] > 0))
     print(f"semi-supervised: {len(labeled)} labeled, {len(unlabeled)} unlabeled instances",
           flush=True)
+    with distribution.scope():
+      # Pseudo-label PCK needs held-back labels (COCO-Partial, synthetic); never used to train.
+      trainer = trainer_fn(build_model=task.build_model, codec=codec,
+                           views=views_lib.MultiViewAugment(weak=augment),
+                           measure_pseudo_labels=bool(np.any(unlabeled.keypoints[..., 2] > 0)))
+  else:
+    with distribution.scope():
+      trainer = trainer_fn(build_model=task.build_model, codec=codec)
   steps_per_epoch = steps_per_epoch or max(
       len(labeled) // batch_size, len(unlabeled) // unlabeled_batch_size if unlabeled else 0)
   total_steps = epochs * steps_per_epoch
@@ -184,12 +200,14 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
   checkpoint = tf.train.Checkpoint(**trainer.checkpoint_items())
   checkpoint_dir = os.path.join(workdir, "checkpoints")
   latest = tf.train.latest_checkpoint(checkpoint_dir)  # every worker resumes from the chief's
+  warm_start = config_lib.latest_checkpoint(coco.resolve_path(init_checkpoint)) if (
+      init_checkpoint and not latest) else None
   if not is_chief:  # other workers save too (collectively) but into a scratch folder
     checkpoint_dir = os.path.join(workdir, f"worker_{task_id}_scratch", "checkpoints")
   manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir, max_to_keep=keep_checkpoints)
-  if latest:
-    checkpoint.restore(latest).assert_existing_objects_matched()
-    print(f"resumed from {latest}", flush=True)
+  if latest or warm_start:
+    checkpoint.restore(latest or warm_start).assert_existing_objects_matched()
+    print(f"{'resumed' if latest else 'warm start'} from {latest or warm_start}", flush=True)
   step = callbacks_lib.current_step(trainer)
 
   writer = (tf.summary.create_file_writer(os.path.join(workdir, "tensorboard")) if is_chief
@@ -200,9 +218,9 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
                              out_dir=os.path.join(workdir, "results"))
 
   def make_data(start_step):
-    data = pipeline.labeled_dataset(labeled, codec, batch_size, seed=seed, start_step=start_step,
-                                    padding=task.padding)
-    if unlabeled is not None:
+    data = pipeline.labeled_dataset(labeled, codec, batch_size, augment, seed=seed,
+                                    start_step=start_step, padding=task.padding)
+    if unlabeled is not None and trainer.uses_unlabeled_at(start_step):
       data = tf.data.Dataset.zip(data, pipeline.unlabeled_dataset(
           unlabeled, codec, unlabeled_batch_size, trainer.views, seed=seed,
           start_step=start_step, padding=task.padding, canvas_size=task.canvas_size))
@@ -228,14 +246,19 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
   start_step = step
   history = []
   end = min(total_steps, step + max_steps_per_run) if max_steps_per_run else total_steps
+  if stop_at_step is not None:
+    end = min(end, stop_at_step)
   while step < end:
+    # A fit covers whole epochs, or runs to an epoch's end, the stop or a phase change
+    # (the dual-student trainer's burn-in).
+    trainer.start_phase(step)
+    stop = min(end, trainer.phase_end(step) or end)
     epoch = step // steps_per_epoch
     epoch_end = (epoch + 1) * steps_per_epoch
-    if step % steps_per_epoch or end < epoch_end:
-      # Inside an epoch (a resumed or time-boxed run): run to the epoch's end or the stop.
-      last_epoch, epoch_steps = epoch + 1, min(epoch_end, end) - step
+    if step % steps_per_epoch or stop < epoch_end:
+      last_epoch, epoch_steps = epoch + 1, min(epoch_end, stop) - step
     else:
-      last_epoch, epoch_steps = epoch + (end - step) // steps_per_epoch, steps_per_epoch
+      last_epoch, epoch_steps = epoch + (stop - step) // steps_per_epoch, steps_per_epoch
     fitted = trainer.fit(make_data(step), initial_epoch=epoch, epochs=last_epoch,
                          steps_per_epoch=epoch_steps, callbacks=callbacks, verbose=verbose,
                          shuffle=False)
@@ -244,8 +267,8 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
   train_seconds = time.time() - start
   last_metrics = {name: float(value) for name, value in trainer.scalar_metrics().items()}
   if step < total_steps:
-    print(f"stopped at step {step} of {total_steps} (max_steps_per_run); run the same command "
-          "again to continue", flush=True)
+    print(f"stopped at step {step} of {total_steps} (max_steps_per_run or stop_at_step)",
+          flush=True)
     return {"_history": history, "_step": step}
   if task.val_set is None or not is_chief:
     return {"_history": history, "_train_metrics": last_metrics}

@@ -4,6 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from tests import testing
+from tfpose_ssl import augment as augment_lib
 from tfpose_ssl import codec as codec_lib
 from tfpose_ssl import geometry
 from tfpose_ssl.data import coco
@@ -53,10 +54,10 @@ class PipelineTest(tf.test.TestCase):
 
   def test_augmented_targets_sit_on_augmented_keypoints(self):
     # The same augmentation applied to a keypoint and to a dot image lands in the same place.
-    augment = pipeline.TopDownAugment(scale_factor=0.3, rotation_factor=40.0, rotation_prob=1.0,
-                                      flip_prob=0.5)
+    augment = augment_lib.TopDownAugment(scale_factor=0.3, rotation_factor=40.0,
+                                         rotation_prob=1.0, flip_prob=0.5)
     for position in range(6):
-      s, r, flip = pipeline._augment_params(augment, 11, tf.constant(position, tf.int64))
+      s, r, flip = augment.sample(tf.constant([11, position], tf.int64))
       m = geometry.affine_from_params([60.0, 80.0], tf.constant([90.0, 120.0]) * s, r,
                                       self.codec.input_size, flip)
       keypoints = np.zeros((17, 3), np.float32)

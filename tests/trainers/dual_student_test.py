@@ -10,6 +10,8 @@ import tensorflow as tf
 
 from tests import testing
 from tfpose_ssl import codec as codec_lib
+from tfpose_ssl import geometry
+from tfpose_ssl import pseudo_heatmaps as ph
 from tfpose_ssl import views as views_lib
 from tfpose_ssl.models import simple_baseline
 from tfpose_ssl.trainers import dual_student
@@ -42,13 +44,18 @@ def fixed_batch(spec, batch=4, seed=0):
   heatmaps, weights = CODEC.encode(keypoints)
   labeled = {"image": tf.constant(rng.uniform(0, 255, (batch, 64, 64, 3)), tf.float32),
              "heatmaps": heatmaps, "target_weight": weights}
-  rotations, scales = spec.sample(tf.constant([seed, 1], tf.int64), batch)
-  matrices = views_lib.view_matrices(rotations, scales, CODEC.input_size)
+  rotations, scales, flips = spec.sample(tf.constant([seed, 1], tf.int64), batch)
+  matrices = views_lib.view_matrices(rotations, scales, CODEC.input_size, flips)
   base = tf.constant(rng.uniform(0, 255, (batch, 64, 64, 3)), tf.float32)
   unlabeled = {"views": views_lib.make_views(base, matrices, tf.eye(3, batch_shape=[batch]),
                                                          CODEC.input_size), "matrices": matrices,
                "keypoints": tf.constant(keypoints), "pck_radius": tf.fill([batch], 6.0)}
   return labeled, unlabeled
+
+
+def padded(trainer, stack):
+  """`[V, B, h, w, J]` heatmaps in the loss view's frame -> the trainer's ensemble frame."""
+  return tf.stack([trainer.pad_to_frame(view) for view in tf.constant(stack)])
 
 
 def make_trainer(**kwargs):
@@ -72,9 +79,9 @@ class DualStudentStepTest(tf.test.TestCase):
       with self.subTest(name):
         testing.parse_config("synthetic.gin", [f"include '{path}'"])
         keras.utils.set_random_seed(0)
-        trainer = dual_student.DualStudentTrainer(build_model=two_layer_model, codec=CODEC)
+        trainer = dual_student.DualStudentTrainer(build_model=two_layer_model, codec=CODEC,
+                                                  measure_pseudo_labels=True)
         trainer.compile([keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3)])
-        trainer.measure_pseudo_labels = True
         logs = tf.function(trainer.train_step)(fixed_batch(trainer.views))
         for key, value in logs.items():
           self.assertTrue(np.isfinite(float(value)), f"{name}: {key} = {value}")
@@ -123,7 +130,8 @@ class DualStudentStepTest(tf.test.TestCase):
     disagree = np.zeros((3, 1, 16, 16, 17), np.float32)
     for v in range(3):  # student 2: three views peak in different places
       disagree[v, 0, 2 + 4 * v, 10, :] = 0.9
-    target_1, target_2, stats = trainer.pseudo_targets(tf.constant(agree), tf.constant(disagree))
+    target_1, target_2, stats = trainer.pseudo_targets(padded(trainer, agree),
+                                                       padded(trainer, disagree))
     self.assertAllClose(stats["uncertainty"][0], np.zeros((1, 17)))
     self.assertAllClose(stats["uncertainty"][1], np.full((1, 17), 0.9 * np.sqrt(2) / 3), atol=1e-6)
     self.assertAllClose(stats["from_other"][0], np.zeros((1, 17)))
@@ -139,7 +147,7 @@ class DualStudentStepTest(tf.test.TestCase):
                            threshold=None, refine=False, selection=False)
     one = np.full((2, 1, 16, 16, 17), 0.2, np.float32)
     two = np.full((2, 1, 16, 16, 17), 0.7, np.float32)
-    (t1, w1), (t2, w2), _ = trainer.pseudo_targets(tf.constant(one), tf.constant(two))
+    (t1, w1), (t2, w2), _ = trainer.pseudo_targets(padded(trainer, one), padded(trainer, two))
     self.assertAllClose(t1, two[0])
     self.assertAllClose(t2, one[0])
 
@@ -182,13 +190,88 @@ class DualStudentStepTest(tf.test.TestCase):
     weights = []
     for batch in (unlabeled, hidden):
       keras.utils.set_random_seed(3)
-      trainer = make_trainer(views=spec, threshold=None)
-      trainer.measure_pseudo_labels = True
+      trainer = make_trainer(views=spec, threshold=None, measure_pseudo_labels=True)
       logs = tf.function(trainer.train_step)((labeled, batch))
       weights.append(trainer.student_1.get_weights())
       del logs
     for a, b in zip(*weights):
       self.assertAllEqual(a, b)
+
+  def test_perfect_students_targets_joints_inside_the_loss_view_only(self):
+    # Students that predict every view perfectly. A joint outside the loss view (but seen by
+    # the zoomed-out views) gets weight 0 and no target; a joint inside gets a unit target at
+    # its position. Ensembling in the loss view's own frame put the first on its border.
+    codec = codec_lib.KeypointCodec((128, 96), sigma=2.0)
+    spec = views_lib.MultiViewAugment(num_weak=1, num_strong=2)
+    trainer = dual_student.DualStudentTrainer(build_model=tiny_model, codec=codec, views=spec)
+    batch = 8
+    # Weak view: the base crop; strong views: zoomed in 1.6x (the loss view) and out 1.6x.
+    matrices = views_lib.view_matrices(tf.zeros([batch, 3]), tf.tile([[1.0, 1 / 1.6, 1.6]],
+                                                                     [batch, 1]), (128, 96))
+    rng = np.random.default_rng(4)
+    keypoints = np.concatenate([rng.uniform([2, 2], [94, 126], (batch, 17, 2)),
+                                np.full((batch, 17, 1), 2.0)], -1).astype(np.float32)
+    views = []
+    for v in range(3):
+      xy = geometry.apply_affine(keypoints[..., :2], matrices[:, v]) / 4.0
+      views.append(codec_lib.gaussian_heatmaps(xy, 32, 24, 2.0))
+    loss_matrix = matrices[:, 1]
+    nograd = trainer.align(tf.stack([views[0], views[2]]), tf.gather(matrices, [0, 2], axis=1),
+                           loss_matrix)
+    stack = tf.concat([nograd[:1], trainer.pad_to_frame(views[1])[None], nograd[1:]], 0)
+    (targets, weights), _, _ = trainer.pseudo_targets(stack, stack)
+    truth = geometry.apply_affine(keypoints[..., :2], loss_matrix).numpy() / 4.0
+    outside = ((truth[..., 0] < -1) | (truth[..., 0] > 24) | (truth[..., 1] < -1)
+               | (truth[..., 1] > 32))
+    inside = ((truth[..., 0] > 1) & (truth[..., 0] < 22) & (truth[..., 1] > 1)
+              & (truth[..., 1] < 30))
+    self.assertGreater(outside.sum(), 20)
+    self.assertGreater(inside.sum(), 20)
+    weights, targets = weights.numpy(), targets.numpy()
+    self.assertAllEqual(weights[outside], np.zeros(outside.sum()))
+    self.assertAllEqual(np.abs(targets).max(axis=(1, 2))[outside], np.zeros(outside.sum()))
+    self.assertAllEqual(weights[inside], np.ones(inside.sum()))
+    peaks = ph.first_argmax(tf.constant(targets)).numpy()
+    self.assertLessEqual(np.abs(peaks - truth)[inside].max(), 1.6)  # 1 pixel x the zoom
+    self.assertAllClose(targets.max(axis=(1, 2))[inside], np.ones(inside.sum()))
+
+  def test_burn_in_and_rampup(self):
+    self.assertAllClose([float(dual_student.sigmoid_rampup(s, 10, 20)) for s in (0, 10, 20, 30)],
+                        [np.exp(-5.0), np.exp(-5.0), np.exp(-1.25), 1.0], atol=1e-6)
+    self.assertEqual(float(dual_student.sigmoid_rampup(3, 10, 0)), 1.0)
+    spec = views_lib.MultiViewAugment(num_weak=1, num_strong=1)
+    trainer = make_trainer(views=spec, burn_in_steps=2, rampup_steps=4)
+    self.assertEqual((trainer.phase_end(0), trainer.phase_end(2)), (2, None))
+    self.assertEqual((trainer.uses_unlabeled_at(1), trainer.uses_unlabeled_at(2)), (False, True))
+    labeled, unlabeled = fixed_batch(spec)
+    trainer.start_phase(0)
+    logs = tf.function(trainer.train_step)(labeled)  # burn-in: labeled crops only
+    self.assertEqual(sorted(logs), ["loss", "sup_loss_1", "sup_loss_2"])
+    self.assertAllClose(float(logs["loss"]), float(logs["sup_loss_1"]) + float(logs["sup_loss_2"]))
+    self.assertEqual(int(trainer.student_optimizers[1].iterations), 1)
+    trainer.student_optimizers[0].iterations.assign(4)  # the step counter
+    trainer.start_phase(4)
+    for tracker in trainer.metrics:
+      tracker.reset_state()
+    logs = tf.function(trainer.train_step)((labeled, unlabeled))
+    self.assertIn("unsup_loss_1", logs)
+    self.assertAllClose(float(trainer.trackers["unsup_weight"].result()), np.exp(-5 * 0.25))
+
+  def test_separate_forward_passes_keep_batch_statistics_apart(self):
+    # With one call, the loss view's BatchNorm statistics mix with the labeled crops'; the
+    # labeled predictions then depend on the unlabeled batch. With two calls they do not.
+    spec = views_lib.MultiViewAugment(num_weak=1, num_strong=1)
+    labeled, unlabeled = fixed_batch(spec)
+    bright = dict(unlabeled, views=unlabeled["views"] * 0.2)
+    for joint, expect_equal in ((True, False), (False, True)):
+      keras.utils.set_random_seed(5)
+      trainer = make_trainer(views=spec, joint_forward=joint)
+      outs = [trainer._forward(trainer.student_1, labeled["image"], u["views"][:, 1])[0]
+              for u in (unlabeled, bright)]
+      if expect_equal:
+        self.assertAllClose(outs[0], outs[1])
+      else:
+        self.assertNotAllClose(outs[0], outs[1])
 
   def test_checkpoint_items_hold_both_students_and_optimizers(self):
     trainer = make_trainer()

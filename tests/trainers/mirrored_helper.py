@@ -35,8 +35,8 @@ def data():
     keypoints = np.concatenate([rng.uniform(8, 56, (BATCH, 17, 2)),
                                 np.full((BATCH, 17, 1), 2.0)], -1).astype(np.float32)
     heatmaps, weights = CODEC.encode(keypoints)
-    rotations, scales = SPEC.sample(tf.constant([step, 7], tf.int64), BATCH)
-    matrices = views_lib.view_matrices(rotations, scales, CODEC.input_size)
+    rotations, scales, flips = SPEC.sample(tf.constant([step, 7], tf.int64), BATCH)
+    matrices = views_lib.view_matrices(rotations, scales, CODEC.input_size, flips)
     base = tf.constant(rng.uniform(0, 255, (BATCH, 64, 64, 3)), tf.float32)
     labeled = {"image": tf.constant(rng.uniform(0, 255, (BATCH, 64, 64, 3)), tf.float32),
                "heatmaps": heatmaps, "target_weight": weights}

@@ -93,8 +93,8 @@ def _fake_batches(codec, spec, labeled, unlabeled, seed=0):
                    "heatmaps": heatmaps, "target_weight": weights}
   if spec is None:
     return labeled_batch
-  rotations, scales = spec.sample(tf.constant([seed, 1], tf.int64), unlabeled)
-  matrices = views_lib.view_matrices(rotations, scales, codec.input_size)
+  rotations, scales, flips = spec.sample(tf.constant([seed, 1], tf.int64), unlabeled)
+  matrices = views_lib.view_matrices(rotations, scales, codec.input_size, flips)
   base = tf.constant(rng.uniform(0, 255, (unlabeled, h, w, 3)), tf.float32)
   unlabeled_batch = {
       "views": views_lib.make_views(base, matrices, tf.eye(3, batch_shape=[unlabeled]),
@@ -166,8 +166,8 @@ def target_share(trainer, codec, spec, batch, step_seconds, repeats):
   heatmaps = [tf.constant(rng.uniform(0, 1, (len(nograd), batch, h, w, 17)), tf.float32)
               for _ in range(2)]
   own = [tf.constant(rng.uniform(0, 1, (1, batch, h, w, 17)), tf.float32) for _ in range(2)]
-  rotations, scales = spec.sample(tf.constant([0, 1], tf.int64), batch)
-  matrices = views_lib.view_matrices(rotations, scales, codec.input_size)
+  rotations, scales, flips = spec.sample(tf.constant([0, 1], tf.int64), batch)
+  matrices = views_lib.view_matrices(rotations, scales, codec.input_size, flips)
 
   @tf.function
   def construct():

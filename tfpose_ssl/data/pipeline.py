@@ -8,33 +8,16 @@ position), so a run is reproducible and a resumed run sees the same examples as 
 uninterrupted one. No Python runs per example.
 """
 
-import dataclasses
-
-import gin
 import numpy as np
 import tensorflow as tf
 
+from tfpose_ssl import augment as augment_lib
 from tfpose_ssl import geometry
 from tfpose_ssl import keypoints as kp
 from tfpose_ssl import views as views_lib
 from tfpose_ssl import warp
 
 AUTOTUNE = tf.data.AUTOTUNE
-
-
-@gin.configurable
-@dataclasses.dataclass(frozen=True)
-class TopDownAugment:
-  """SimpleBaseline/HRNet training augmentation for labeled crops.
-
-  scale ~ clip(N(1, scale_factor), 1 -/+ scale_factor); rotation ~ clip(N(0, rotation_factor),
-  -/+ 2 rotation_factor) with probability `rotation_prob`, else 0; horizontal flip with
-  probability `flip_prob` (COCO flip pairs swapped).
-  """
-  scale_factor: float = 0.35
-  rotation_factor: float = 45.0
-  rotation_prob: float = 0.6
-  flip_prob: float = 0.5
 
 
 def looks_complete(data):
@@ -112,20 +95,6 @@ def index_stream(num_items, seed, start_position=0, shuffle=True):
   return tf.data.Dataset.zip(positions, ds)
 
 
-def _augment_params(augment, seed, position):
-  """Scale, rotation (deg) and flip for one example, from the stateless seed (seed, position)."""
-  seeds = tf.random.experimental.stateless_split(
-      tf.stack([tf.constant(seed, tf.int64), position]), 4)
-  s = tf.clip_by_value(
-      1.0 + augment.scale_factor * tf.random.stateless_normal([], seeds[0]),
-      1.0 - augment.scale_factor, 1.0 + augment.scale_factor)
-  r = tf.clip_by_value(augment.rotation_factor * tf.random.stateless_normal([], seeds[1]),
-                       -2.0 * augment.rotation_factor, 2.0 * augment.rotation_factor)
-  r = tf.where(tf.random.stateless_uniform([], seeds[2]) < augment.rotation_prob, r, 0.0)
-  flip = tf.random.stateless_uniform([], seeds[3]) < augment.flip_prob
-  return s, r, flip
-
-
 def transform_keypoints(keypoints, matrix, flip):
   """Moves keypoints `[J, 3]` into the crop; a flip also swaps left/right joints."""
   xy = geometry.apply_affine(keypoints[:, :2], matrix)
@@ -140,11 +109,11 @@ def labeled_dataset(instances, codec, batch_size, augment=None, seed=0, start_st
   Elements: {'image': `[B, H, W, 3]` float32 in [0, 255], 'heatmaps': `[B, h, w, J]`,
   'target_weight': `[B, J]`}. `start_step` positions the stream after that many batches.
   """
-  augment = augment or TopDownAugment()
+  augment = augment or augment_lib.TopDownAugment()
   table = _instance_table(instances, codec.aspect_ratio, padding)
 
   def load(position, index):
-    s, r, flip = _augment_params(augment, seed, position)
+    s, r, flip = augment.sample(tf.stack([tf.constant(seed, tf.int64), position]))
     center = table["center"][index]
     scale = table["scale"][index] * s
     matrix = geometry.affine_from_params(center, scale, r, codec.input_size, flip)
@@ -230,9 +199,9 @@ def unlabeled_dataset(instances, codec, batch_size, views, seed=0, start_step=0,
             "keypoints": keypoints, "pck_radius": radius, "valid": tf.cast(valid, tf.float32)}
 
   def add_views(step, batch):
-    rotations, scales = views.sample(tf.stack([tf.constant(seed + 1, tf.int64), step]),
-                                     batch_size)
-    matrices = views_lib.view_matrices(rotations, scales, codec.input_size)
+    rotations, scales, flips = views.sample(tf.stack([tf.constant(seed + 1, tf.int64), step]),
+                                            batch_size)
+    matrices = views_lib.view_matrices(rotations, scales, codec.input_size, flips)
     images = views_lib.make_views(batch["canvas"], matrices, batch["base_from_canvas"],
                                   codec.input_size)
     return {"views": images, "matrices": matrices, "keypoints": batch["keypoints"],

@@ -4,15 +4,24 @@ One `train_step` (paper Sec. 3, Eq. 1-9) for two students theta and xi on a labe
 an unlabeled batch of multi-view crops (`pipeline.unlabeled_dataset`):
 
 1. Each student predicts, without gradient, its heatmaps on the ensemble views (weak and K
-   strong) in one batched call; the heatmaps are warped into the loss view's frame
-   (`views.align_heatmaps`, XLA).
-2. Inside the tape, each student runs once on [labeled crops; loss view]. When the loss view is
-   one of the K strong views its (stop-gradient) output is also that view's ensemble member.
-3. `pseudo_targets` (XLA): per student, ensemble (Eq. 4), threshold-and-refine, uncertainty
-   (Eq. 6); then cross-student selection (Eq. 7), or, without selection, each student learns
-   from the other's pseudo-heatmaps (Eq. 5 / DualPose's Eq. 3).
-4. Loss per student: supervised (Eq. 1) + `unsupervised_weight` x unsupervised (Eq. 8) = Eq. 9;
-   one gradient computation for both, each optimizer updates its student.
+   strong) in one batched call; the heatmaps are warped into the ensemble frame: the loss
+   view's frame with a margin of half its size on every side (`views.align_heatmaps`, XLA),
+   so that a joint outside the loss view keeps its peak outside it.
+2. Inside the tape, each student runs on [labeled crops; loss view] (one call, or two with
+   `joint_forward=False`). When the loss view is one of the K strong views its
+   (stop-gradient) output is also that view's ensemble member.
+3. `pseudo_targets` (XLA): per student, ensemble (Eq. 4), threshold-and-refine into the loss
+   view's frame, uncertainty (Eq. 6); then cross-student selection (Eq. 7), or, without
+   selection, each student learns from the other's pseudo-heatmaps (Eq. 5 / DualPose's Eq. 3).
+4. Loss per student: supervised (Eq. 1) + w(step) x unsupervised (Eq. 8) = Eq. 9; one
+   gradient computation for both, each optimizer updates its student.
+
+Two options apply to every semi-supervised row alike (neither is in the paper, whose students
+start from ImageNet weights and are decent before the unsupervised loss matters):
+`burn_in_steps` trains both students on labeled crops only for that many steps first
+(Unbiased Teacher's "burn-in", Liu et al. 2021, the paper's ref. [25]); `rampup_steps` then
+raises w from 0 to `unsupervised_weight` along exp(-5 (1 - t)^2) (Laine & Aila 2017,
+Tarvainen & Valpola 2017).
 
 Losses are summed per example and divided by the global batch, so replicas of a
 MirroredStrategy add up to the single-device value.
@@ -22,6 +31,8 @@ import gin
 import keras
 import tensorflow as tf
 
+from tfpose_ssl import codec as codec_lib
+from tfpose_ssl import geometry
 from tfpose_ssl import losses
 from tfpose_ssl import pseudo_heatmaps as ph
 from tfpose_ssl import views as views_lib
@@ -77,6 +88,18 @@ def joint_cutout(images, keypoints, scores, seed, num_joints=2, size=0.2, min_sc
   return images * keep[..., None]
 
 
+def sigmoid_rampup(step, start, length):
+  """exp(-5 (1 - t)^2) for t = (step - start) / length clipped to [0, 1]; 1 when length is 0.
+
+  The ramp-up of Laine & Aila (2017, "Temporal ensembling") and Mean Teacher (Tarvainen &
+  Valpola 2017): 0.0067 at t = 0, 0.61 at t = 0.5, 1 at t = 1.
+  """
+  if not length:
+    return tf.constant(1.0)
+  t = tf.clip_by_value((tf.cast(step, tf.float32) - float(start)) / float(length), 0.0, 1.0)
+  return tf.exp(-5.0 * tf.square(1.0 - t))
+
+
 @gin.configurable(denylist=["build_model", "codec"])
 class DualStudentTrainer(keras.Model):
   """Two students trained together on labeled and unlabeled crops (see module docstring).
@@ -84,7 +107,8 @@ class DualStudentTrainer(keras.Model):
   Args:
     build_model: builds one student (called twice: two independent initializations).
     codec: the task's `KeypointCodec` (stride, default refine sigma).
-    views: the `MultiViewAugment` of the unlabeled crops (also used by the data pipeline).
+    views: the `MultiViewAugment` of the unlabeled crops (`train.train` builds it with the
+      labeled augmentation as its weak view and gives the same object to the data pipeline).
     aggregate: 'max' (Eq. 4) or 'mean' (Table 6 "avg").
     threshold: threshold-and-refine threshold (paper 0.1); None disables it (DualPose).
     refine: replace each kept pseudo-heatmap by a Gaussian at its maximum.
@@ -93,26 +117,34 @@ class DualStudentTrainer(keras.Model):
       from the other's pseudo-heatmaps (Eq. 5).
     margin: the selection margin Delta (paper 0.05).
     unsupervised_weight: weight of Eq. 8 in Eq. 9 (paper 1.0).
+    burn_in_steps: steps of supervised training of both students before the unsupervised
+      loss starts (0: from the first step, as the paper).
+    rampup_steps: steps after the burn-in over which the unsupervised weight rises to
+      `unsupervised_weight` (0: at once, as the paper).
+    joint_forward: True: one forward call per student over [labeled crops; loss view] (BatchNorm
+      statistics of both); False: two calls, as DualPose's code (statistics kept apart).
     joint_cutout: JointCutout (DualPose) on the loss view; needs `views.loss_view='extra'`.
     cutout_joints, cutout_size: JointCutout patches per crop and their side (fraction of width).
     seed: seeds JointCutout's stateless randomness (with the step).
     target_bn_training: True (default): the no-gradient ensemble passes run with BatchNorm in
-      training mode (batch statistics; moving statistics also updated from every view), as a
-      single train-mode forward over all views does in DualPose's code. False: pseudo-heatmaps
-      from inference-mode students (~15% faster per step), but early in training the moving
-      statistics lag and inference-mode outputs can be large; without threshold-and-refine
-      the max ensemble passes that magnitude into the targets and training diverges (Table 4
-      "multi-view" row, 150 steps: loss 2.60 with False vs 0.012 with True).
+      training mode (batch statistics; moving statistics also updated from every view), as
+      DualPose's code runs its weak view. False: pseudo-heatmaps from inference-mode students
+      (~15% faster per step), but early in training the moving statistics lag and
+      inference-mode outputs can be large; without threshold-and-refine the max ensemble passes
+      that magnitude into the targets and training diverges (Table 4 "multi-view" row, 150
+      steps: loss 2.60 with False vs 0.012 with True).
+    measure_pseudo_labels: log the PCK of the pseudo-labels and of each student's own
+      loss-view prediction against held-back labels of the unlabeled crops (COCO-Partial,
+      synthetic data); the labels are never used for training.
   """
 
   uses_unlabeled = True
-  # Set by train() when the unlabeled crops carry held-back labels (never used for training).
-  measure_pseudo_labels = False
 
   def __init__(self, build_model, codec, views=None, aggregate="max", threshold=0.1, refine=True,
                sigma=None, selection=True, margin=0.05, unsupervised_weight=1.0,
-               joint_cutout=False, cutout_joints=2, cutout_size=0.2, seed=0,
-               target_bn_training=True, **kwargs):
+               burn_in_steps=0, rampup_steps=0, joint_forward=True, joint_cutout=False,
+               cutout_joints=2, cutout_size=0.2, seed=0, target_bn_training=True,
+               measure_pseudo_labels=False, **kwargs):
     super().__init__(**kwargs)
     self.views = views or views_lib.MultiViewAugment()
     if aggregate not in ph.AGGREGATES:
@@ -120,15 +152,22 @@ class DualStudentTrainer(keras.Model):
     if joint_cutout and self.views.loss_view_in_ensemble:
       raise ValueError("JointCutout needs MultiViewAugment.loss_view='extra' (the cut-out view "
                        "must not be one of the ensemble views)")
+    if burn_in_steps < 0 or rampup_steps < 0:
+      raise ValueError("burn_in_steps and rampup_steps must be >= 0")
     self.codec = codec
     self.aggregate, self.threshold, self.refine = aggregate, threshold, refine
     self.sigma = codec.sigma if sigma is None else float(sigma)
     self.selection, self.margin = selection, margin
     self.unsupervised_weight = unsupervised_weight
+    self.burn_in_steps, self.rampup_steps = int(burn_in_steps), int(rampup_steps)
+    self.joint_forward = joint_forward
     self.joint_cutout, self.cutout_joints, self.cutout_size = (joint_cutout, cutout_joints,
                                                                cutout_size)
     self.seed = seed
     self.target_bn_training = target_bn_training
+    self.measure_pseudo_labels = measure_pseudo_labels
+    self.frame, self.frame_size = views_lib.padded_frame(codec.heatmap_size)
+    self.burning_in = False  # which step `train_step` traces; see `start_phase`
     self.student_1 = build_model()
     self.student_2 = build_model()
     self.students = [self.student_1, self.student_2]
@@ -137,9 +176,10 @@ class DualStudentTrainer(keras.Model):
     self.trackers["loss"] = keras.metrics.Mean(name="loss")
     # Crops whose image could not be read this epoch (their weights are zero).
     self.trackers["skipped_images"] = keras.metrics.Sum(name="skipped_images")
+    self.trackers["unsup_weight"] = keras.metrics.Mean(name="unsup_weight")
     for i in (1, 2):
       for name in ("sup_loss", "unsup_loss", "from_other", "above_threshold", "uncertainty",
-                   "pseudo_pck_before", "pseudo_pck_after"):
+                   "uncertainty_floor", "pseudo_pck_before", "pseudo_pck_after", "own_pck"):
         self.trackers[f"{name}_{i}"] = keras.metrics.Mean(name=f"{name}_{i}")
       self.trackers[f"joint_uncertainty_{i}"] = VectorMean(joints, f"joint_uncertainty_{i}")
       self.trackers[f"joint_strong_max_{i}"] = VectorMean(joints, f"joint_strong_max_{i}")
@@ -168,22 +208,83 @@ class DualStudentTrainer(keras.Model):
   def metrics(self):
     return list(self.trackers.values())
 
+  # Phases: supervised burn-in, then semi-supervised. `train.train` calls `start_phase` before
+  # each `fit` and stops a `fit` at `phase_end`; the two steps are traced separately.
+
+  def uses_unlabeled_at(self, step):
+    """Whether the step at `step` reads unlabeled crops (False during the burn-in)."""
+    return step >= self.burn_in_steps
+
+  def phase_end(self, step):
+    """The first step of the next phase after `step`, or None in the last phase."""
+    return self.burn_in_steps if step < self.burn_in_steps else None
+
+  def start_phase(self, step):
+    burning_in = not self.uses_unlabeled_at(step)
+    if burning_in != self.burning_in:
+      self.burning_in = burning_in
+      self.train_function = None  # Keras traces the other step on the next fit
+
+  def _tracked_names(self):
+    if self.burning_in:
+      return ["loss", "skipped_images", "sup_loss_1", "sup_loss_2"]
+    return [name for name, m in self.trackers.items()
+            if self.measure_pseudo_labels or not ("pck" in name)]
+
   def vector_metrics(self):
     """Per-joint statistics for TensorBoard: {name: `[J]` tensor}."""
+    if self.burning_in:
+      return {}
     return {name: m.result() for name, m in self.trackers.items() if isinstance(m, VectorMean)}
+
+  def progress_metrics(self):
+    """Names shown by the progress bar; TensorBoard gets every scalar in `scalar_metrics`."""
+    if self.burning_in:
+      return ["loss", "sup_loss_1", "sup_loss_2"]
+    names = ["loss", "sup_loss_1", "unsup_loss_1", "sup_loss_2", "unsup_loss_2"]
+    if self.measure_pseudo_labels:
+      names += ["pseudo_pck_after_1", "pseudo_pck_after_2", "own_pck_1", "own_pck_2"]
+    return names
+
+  def scalar_metrics(self):
+    """Every scalar statistic of the run so far in this epoch: {name: value}."""
+    return {name: self.trackers[name].result() for name in self._tracked_names()
+            if not isinstance(self.trackers[name], VectorMean)}
+
+  # Pseudo-targets (Sec. 3.2-3.3).
+
+  def in_loss_frame(self, stack):
+    """Crops `[..., H, W, J]` in the ensemble frame to the loss view's frame."""
+    top, left, height, width = self.frame
+    return stack[..., top:top + height, left:left + width, :]
+
+  def align(self, heatmaps, source_from_base, loss_from_base):
+    """`[N, B, h, w, J]` predictions on N views -> the ensemble frame `[N, B, H, W, J]`."""
+    return views_lib.align_heatmaps(heatmaps, source_from_base, loss_from_base,
+                                    float(self.codec.stride), self.frame_size, self.frame[:2])
+
+  def pad_to_frame(self, heatmaps):
+    """The loss view's own `[B, h, w, J]` prediction placed in the ensemble frame."""
+    top, left, height, width = self.frame
+    bottom = self.frame_size[0] - top - height
+    right = self.frame_size[1] - left - width
+    return tf.pad(heatmaps, [[0, 0], [top, bottom], [left, right], [0, 0]])
 
   @tf.function(jit_compile=True)
   def pseudo_targets(self, views_1, views_2):
-    """Eq. 4, threshold-and-refine, Eq. 6 and Eq. 7 for both students; `[V, B, h, w, J]` each.
+    """Eq. 4, threshold-and-refine, Eq. 6 and Eq. 7 for both students.
 
-    Returns per student (targets `[B, h, w, J]`, weights `[B, J]`) and statistics.
+    Args: each student's predictions `[V, B, H, W, J]` in the ensemble frame.
+    Returns per student (targets `[B, h, w, J]` and weights `[B, J]` in the loss view's frame)
+    and statistics.
     """
     ensembles, refined, uncertainties = [], [], []
     for stack in (views_1, views_2):
       ensembled = ph.ensemble(stack, self.aggregate)
       ensembles.append(ensembled)
-      refined.append(ph.threshold_and_refine(ensembled, self.threshold, self.sigma, self.refine))
-      uncertainties.append(ph.uncertainty(stack))
+      refined.append(ph.threshold_and_refine(ensembled, self.threshold, self.sigma, self.refine,
+                                             self.frame))
+      uncertainties.append(ph.uncertainty(self.in_loss_frame(stack)))
     (t1, w1), (t2, w2) = refined
     u1, u2 = uncertainties
     if self.selection:
@@ -210,34 +311,96 @@ class DualStudentTrainer(keras.Model):
     winner = tf.argmax(at_peak, axis=0, output_type=tf.int32)  # [B, J] view index
     return tf.cast(winner >= self.views.num_weak, tf.float32)
 
-  def _pseudo_pck(self, targets, weights, keypoints, radius):
-    """PCK of pseudo-targets `[B, h, w, J]` against held-back labels `[B, J, 3]` (same frame).
+  # Monitoring against held-back labels.
 
-    Returns (correct `[B, J]`, counted `[B, J]`): joints with a target and a label inside the
-    frame (a zoomed-in loss view does not see every joint).
+  def _pseudo_pck(self, heatmaps, weights, truth, radius):
+    """PCK of heatmaps `[B, h, w, J]` (loss view's frame) against held-back labels `[B, J, 3]`.
+
+    Counted: every labeled joint that gets a target (weight > 0). Correct: its label lies in
+    the frame and the heatmap's maximum within `radius` `[B]` of it. So a target for a joint
+    the loss view does not show counts as wrong. Returns (correct, counted), `[B, J]` each.
     """
-    xy = ph.first_argmax(targets)
-    distance = tf.norm(xy - keypoints[..., :2], axis=-1)
-    size = tf.cast(tf.shape(targets)[1:3], tf.float32)
-    inside = ((keypoints[..., 0] >= 0) & (keypoints[..., 0] <= size[1] - 1) &
-              (keypoints[..., 1] >= 0) & (keypoints[..., 1] <= size[0] - 1))
-    counted = tf.cast((weights > 0) & (keypoints[..., 2] > 0) & inside, tf.float32)
-    correct = tf.cast(distance <= radius[:, None], tf.float32) * counted
+    xy = ph.first_argmax(heatmaps)
+    distance = tf.norm(xy - truth[..., :2], axis=-1)
+    size = tf.cast(tf.shape(heatmaps)[1:3], tf.float32)
+    inside = ((truth[..., 0] >= 0) & (truth[..., 0] <= size[1] - 1) &
+              (truth[..., 1] >= 0) & (truth[..., 1] <= size[0] - 1))
+    counted = tf.cast((weights > 0) & (truth[..., 2] > 0), tf.float32)
+    correct = tf.cast((distance <= radius[:, None]) & inside, tf.float32) * counted
     return correct, counted
 
+  def _uncertainty_floor(self, peaks, matrices, ensemble_ids, loss_matrix):
+    """Eq. 6 for views that agree perfectly: `[B, J]`.
+
+    Renders the codec's Gaussian at each joint's pseudo-label peak `[B, J, 2]` (loss view
+    heatmap pixels) in every ensemble view's own frame and aligns them back, as predictions
+    are. Zoom and rotation alone make the aligned Gaussians differ, so the uncertainty of
+    perfect, agreeing students is not 0: this is the level Eq. 7's margin is compared against.
+    """
+    stride = float(self.codec.stride)
+    h, w = self.codec.heatmap_size
+    base = geometry.apply_affine(peaks * stride,
+                                           geometry.invert_affine(loss_matrix))
+    view_matrices = tf.gather(matrices, ensemble_ids, axis=1)  # [B, N, 3, 3]
+    in_views = geometry.apply_affine(base[:, None], view_matrices) / stride
+    rendered = tf.transpose(
+        codec_lib.gaussian_heatmaps(in_views, h, w, self.codec.sigma),
+        [1, 0, 2, 3, 4])  # [N, B, h, w, J]
+    aligned = self.align(rendered, view_matrices, loss_matrix)
+    return ph.uncertainty(self.in_loss_frame(aligned))
+
+  # The steps.
+
+  def _burn_in_step(self, labeled):
+    """Both students on labeled crops only (Eq. 1)."""
+    global_l = supervised.global_batch_size(labeled["image"])
+    with tf.GradientTape() as tape:
+      per_student, total = [], 0.0
+      for i, student in enumerate(self.students):
+        sup = losses.heatmap_mse(student(labeled["image"], training=True), labeled["heatmaps"],
+                                 labeled["target_weight"])
+        total += supervised.scaled(self.student_optimizers[i], tf.reduce_sum(sup) / global_l)
+        per_student.append(sup)
+    self._apply(tape, total)
+    self.trackers["loss"].update_state(sum(tf.reduce_mean(s) for s in per_student))
+    for i, sup in enumerate(per_student):
+      self.trackers[f"sup_loss_{i + 1}"].update_state(tf.reduce_mean(sup))
+    if "valid" in labeled:
+      self.trackers["skipped_images"].update_state(tf.reduce_sum(1.0 - labeled["valid"]))
+    return supervised.as_logs({name: self.trackers[name].result()
+                               for name in self.progress_metrics()})
+
+  def _apply(self, tape, total):
+    variables = [s.trainable_variables for s in self.students]
+    gradients = tape.gradient(total, variables[0] + variables[1])
+    n_1 = len(variables[0])
+    self.student_optimizers[0].apply_gradients(zip(gradients[:n_1], variables[0]))
+    self.student_optimizers[1].apply_gradients(zip(gradients[n_1:], variables[1]))
+
+  def _forward(self, student, labeled_images, loss_images):
+    """A student's training-mode heatmaps on labeled crops and on the loss view."""
+    if self.joint_forward:
+      out = tf.cast(student(tf.concat([labeled_images, loss_images], 0), training=True),
+                    tf.float32)
+      batch_l = tf.shape(labeled_images)[0]
+      return out[:batch_l], out[batch_l:]
+    return (tf.cast(student(labeled_images, training=True), tf.float32),
+            tf.cast(student(loss_images, training=True), tf.float32))
+
   def train_step(self, data):
+    if self.burning_in:
+      return self._burn_in_step(data[0] if isinstance(data, tuple) else data)
     labeled, unlabeled = data
     spec = self.views
     views = unlabeled["views"]
     matrices = unlabeled["matrices"]
-    shape = tf.shape(views)
-    batch_u = shape[0]
+    batch_u = tf.shape(views)[0]
     image_shape = tf.shape(views)[2:]
     loss_matrix = matrices[:, spec.loss_index]
     nograd_ids = [v for v in range(spec.num_targets) if v != spec.loss_index]
-    stride = float(self.codec.stride)
+    step = self.student_optimizers[0].iterations
 
-    # 1. No-gradient predictions on the ensemble views, aligned to the loss view's frame.
+    # 1. No-gradient predictions on the ensemble views, aligned to the ensemble frame.
     aligned = []
     if nograd_ids:
       nograd_images = tf.reshape(tf.transpose(tf.gather(views, nograd_ids, axis=1),
@@ -249,35 +412,34 @@ class DualStudentTrainer(keras.Model):
             student(nograd_images, training=self.target_bn_training), tf.float32))
         heatmaps = tf.reshape(heatmaps, tf.concat([[len(nograd_ids), batch_u],
                                                    tf.shape(heatmaps)[1:]], 0))
-        aligned.append(views_lib.align_heatmaps(heatmaps, nograd_matrices, loss_matrix, stride))
+        aligned.append(self.align(heatmaps, nograd_matrices, loss_matrix))
 
     loss_images = [views[:, spec.loss_index]] * 2
     if self.joint_cutout:
       seeds = tf.random.experimental.stateless_split(
-          tf.stack([tf.constant(self.seed, tf.int64),
-                    tf.cast(self.student_optimizers[0].iterations, tf.int64)]), 2)
+          tf.stack([tf.constant(self.seed, tf.int64), tf.cast(step, tf.int64)]), 2)
       cut = []
       for i in (0, 1):
-        other = ph.ensemble(aligned[1 - i], self.aggregate)
+        other = self.in_loss_frame(ph.ensemble(aligned[1 - i], self.aggregate))
         xy, scores = self.codec.decode(other)
         cut.append(joint_cutout(loss_images[i], xy, scores, seeds[i], self.cutout_joints,
                                 self.cutout_size))
       loss_images = cut
 
     x_labeled = labeled["image"]
-    batch_l = tf.shape(x_labeled)[0]
-    replicas = tf.distribute.get_strategy().num_replicas_in_sync
-    global_l = tf.cast(batch_l * replicas, tf.float32)
-    global_u = tf.cast(batch_u * replicas, tf.float32)
+    global_l = supervised.global_batch_size(x_labeled)
+    global_u = supervised.global_batch_size(views)
+    weight = self.unsupervised_weight * sigmoid_rampup(step, self.burn_in_steps,
+                                                       self.rampup_steps)
 
     with tf.GradientTape() as tape:
-      predictions = [tf.cast(s(tf.concat([x_labeled, loss_images[i]], 0), training=True),
-                             tf.float32) for i, s in enumerate(self.students)]
+      predictions = [self._forward(s, x_labeled, loss_images[i])
+                     for i, s in enumerate(self.students)]
       stacks = []
       for i in (0, 1):
         members = [aligned[i]] if nograd_ids else []
         if spec.loss_view_in_ensemble:
-          own = tf.stop_gradient(predictions[i][batch_l:])[None]
+          own = self.pad_to_frame(tf.stop_gradient(predictions[i][1]))[None]
           # Keep the views in their [weak..., strong...] order (Fig. 4 statistics).
           members = ([aligned[i][:spec.loss_index]] if nograd_ids else []) + [own] + (
               [aligned[i][spec.loss_index:]] if nograd_ids else [])
@@ -287,34 +449,22 @@ class DualStudentTrainer(keras.Model):
       total = 0.0  # sum of both students' (loss-scaled) Eq. 9; each depends on one student
       readable = unlabeled["valid"][:, None] if "valid" in unlabeled else 1.0
       for i, (targets, weights) in enumerate((target_1, target_2)):
-        sup = losses.heatmap_mse(predictions[i][:batch_l], labeled["heatmaps"],
-                                 labeled["target_weight"])
-        unsup = losses.heatmap_mse(predictions[i][batch_l:], tf.stop_gradient(targets),
+        sup = losses.heatmap_mse(predictions[i][0], labeled["heatmaps"], labeled["target_weight"])
+        unsup = losses.heatmap_mse(predictions[i][1], tf.stop_gradient(targets),
                                    tf.stop_gradient(weights) * readable)
-        loss = (tf.reduce_sum(sup) / global_l +
-                self.unsupervised_weight * tf.reduce_sum(unsup) / global_u)
+        loss = tf.reduce_sum(sup) / global_l + weight * tf.reduce_sum(unsup) / global_u
         total += supervised.scaled(self.student_optimizers[i], loss)
         per_student.append((sup, unsup))
-    variables = [s.trainable_variables for s in self.students]
-    gradients = tape.gradient(total, variables[0] + variables[1])
-    n_1 = len(variables[0])
-    self.student_optimizers[0].apply_gradients(zip(gradients[:n_1], variables[0]))
-    self.student_optimizers[1].apply_gradients(zip(gradients[n_1:], variables[1]))
+    self._apply(tape, total)
 
     # Monitoring: losses, selection and threshold rates, uncertainty, Fig. 4, pseudo-label PCK.
-    keypoints = unlabeled["keypoints"]
-    scale = tf.sqrt(tf.abs(tf.linalg.det(loss_matrix[:, :2, :2])))
-    in_loss_view = tf.concat([
-        tf.einsum("bij,bnj->bni", loss_matrix[:, :2, :2], keypoints[..., :2])
-        + loss_matrix[:, None, :2, 2], keypoints[..., 2:]], -1)
-    truth = tf.concat([in_loss_view[..., :2] / stride, in_loss_view[..., 2:]], -1)
-    radius = unlabeled["pck_radius"] * scale / stride
+    self.trackers["unsup_weight"].update_state(weight)
     self.trackers["loss"].update_state(
-        sum(tf.reduce_mean(s) + self.unsupervised_weight * tf.reduce_mean(u)
-            for s, u in per_student))
+        sum(tf.reduce_mean(s) + weight * tf.reduce_mean(u) for s, u in per_student))
     for batch in (labeled, unlabeled):
       if "valid" in batch:
         self.trackers["skipped_images"].update_state(tf.reduce_sum(1.0 - batch["valid"]))
+    ensemble_ids = list(range(spec.num_targets))
     for i, (sup, unsup) in enumerate(per_student):
       n = i + 1
       own_targets, own_weights = stats["own"][i]
@@ -326,31 +476,35 @@ class DualStudentTrainer(keras.Model):
       self.trackers[f"uncertainty_{n}"].update_state(tf.reduce_mean(stats["uncertainty"][i]))
       self.trackers[f"joint_uncertainty_{n}"].update_state(stats["uncertainty"][i])
       self.trackers[f"joint_strong_max_{n}"].update_state(stats["strong_max"][i], own_weights)
+      peaks = ph.first_argmax(self.in_loss_frame(stats["ensembles"][i]))
+      floor = self._uncertainty_floor(peaks, matrices, ensemble_ids, loss_matrix)
+      self.trackers[f"uncertainty_floor_{n}"].update_state(
+          tf.math.divide_no_nan(tf.reduce_sum(floor * own_weights), tf.reduce_sum(own_weights)))
       if self.measure_pseudo_labels:
-        for name, (t, w) in (("before", (own_targets, own_weights)), ("after", (targets, weights))):
-          correct, counted = self._pseudo_pck(t, w, truth, radius)
-          self.trackers[f"pseudo_pck_{name}_{n}"].update_state(
-              tf.math.divide_no_nan(tf.reduce_sum(correct), tf.reduce_sum(counted)),
-              sample_weight=tf.reduce_sum(counted))
+        self._measure(unlabeled, loss_matrix, n, (own_targets, own_weights), (targets, weights),
+                      predictions[i][1])
     return supervised.as_logs({name: self.trackers[name].result()
                                for name in self.progress_metrics()})
 
-  def progress_metrics(self):
-    """Names shown by the progress bar; TensorBoard gets every scalar in `scalar_metrics`."""
-    names = ["loss", "sup_loss_1", "unsup_loss_1", "sup_loss_2", "unsup_loss_2"]
-    if self.measure_pseudo_labels:
-      names += ["pseudo_pck_after_1", "pseudo_pck_after_2"]
-    return names
-
-  def scalar_metrics(self):
-    """Every scalar statistic of the run so far in this epoch: {name: value}."""
-    return {name: m.result() for name, m in self.trackers.items()
-            if not isinstance(m, VectorMean) and (self.measure_pseudo_labels
-                                                  or not name.startswith("pseudo_pck"))}
+  def _measure(self, unlabeled, loss_matrix, n, before, after, own_prediction):
+    """Pseudo-label PCK before/after selection and the student's own loss-view PCK."""
+    stride = float(self.codec.stride)
+    keypoints = unlabeled["keypoints"]
+    scale = tf.sqrt(tf.abs(tf.linalg.det(loss_matrix[:, :2, :2])))
+    xy = geometry.apply_affine(keypoints[..., :2], loss_matrix) / stride
+    truth = tf.concat([xy, keypoints[..., 2:]], -1)
+    radius = unlabeled["pck_radius"] * scale / stride
+    for name, (heatmaps, weights) in (("pseudo_pck_before", before),
+                                      ("pseudo_pck_after", after),
+                                      ("own_pck", (own_prediction, after[1]))):
+      correct, counted = self._pseudo_pck(heatmaps, weights, truth, radius)
+      self.trackers[f"{name}_{n}"].update_state(
+          tf.math.divide_no_nan(tf.reduce_sum(correct), tf.reduce_sum(counted)),
+          sample_weight=tf.reduce_sum(counted))
 
   def pseudo_label_images(self, unlabeled, max_crops=4):
     """uint8 `[1, H, W, 3]`: per crop, its views, student 1's ensembled pseudo-heatmap and the
-    target selected for student 1, all in the loss view's frame (for TensorBoard)."""
+    target selected for student 1, both in the loss view's frame (for TensorBoard)."""
     spec = self.views
     views, matrices = unlabeled["views"][:max_crops], unlabeled["matrices"][:max_crops]
     batch = tf.shape(views)[0]
@@ -361,9 +515,8 @@ class DualStudentTrainer(keras.Model):
     for student in self.students:
       heatmaps = tf.cast(student(images, training=False), tf.float32)
       heatmaps = tf.reshape(heatmaps, tf.concat([[len(ids), batch], tf.shape(heatmaps)[1:]], 0))
-      stacks.append(views_lib.align_heatmaps(heatmaps, tf.gather(matrices, ids, axis=1),
-                                             matrices[:, spec.loss_index],
-                                             float(self.codec.stride)))
+      stacks.append(self.align(heatmaps, tf.gather(matrices, ids, axis=1),
+                               matrices[:, spec.loss_index]))
     (targets, _), _, stats = self.pseudo_targets(stacks[0], stacks[1])
     height, width = views.shape[2], views.shape[3]
 
@@ -374,7 +527,8 @@ class DualStudentTrainer(keras.Model):
 
     loss_view = views[:, spec.loss_index]
     columns = [views[:, v] for v in range(spec.num_views)]
-    columns += [overlay(loss_view, stats["ensembles"][0]), overlay(loss_view, targets)]
+    columns += [overlay(loss_view, self.in_loss_frame(stats["ensembles"][0])),
+                overlay(loss_view, targets)]
     rows = tf.concat(columns, axis=2)  # [B, H, (V + 2) W, 3]
     grid = tf.reshape(rows, [-1, tf.shape(rows)[2], 3])[None]
     return tf.cast(tf.clip_by_value(grid, 0, 255), tf.uint8)

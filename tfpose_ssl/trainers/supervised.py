@@ -82,6 +82,18 @@ class SupervisedTrainer(keras.Model):
   def vector_metrics(self):
     return {}
 
+  # One phase (see DualStudentTrainer): the same interface for train.train.
+  def uses_unlabeled_at(self, step):
+    del step
+    return False
+
+  def phase_end(self, step):
+    del step
+    return None
+
+  def start_phase(self, step):
+    del step
+
   def train_step(self, data):
     labeled = data[0] if isinstance(data, tuple) else data
     with tf.GradientTape() as tape:
