@@ -1,5 +1,6 @@
 """Unit-level checks of the benchmark code (the benchmarks themselves are too slow for CI)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -16,14 +17,15 @@ from tfpose_ssl.benchmarks import throughput
 class QualityBenchmarkTest(tf.test.TestCase):
 
   def test_aggregate_and_table_from_known_summaries(self):
-    def summary(ap1, ap2, ens, pck, before, after):
+    def summary(ap1, ap2, ens, pck, before, after, own=0.1):
       meta = {j: pck for j in ("ankle", "knee", "hip", "wrist", "elbow", "shoulder", "head")}
       metrics = {"student_1": {"AP": ap1, "PCK": pck, "PCK_meta": meta},
                  "student_2": {"AP": ap2, "PCK": pck, "PCK_meta": meta},
                  "ensemble": {"AP": ens, "PCK": pck, "PCK_meta": meta}}
       return {"metrics": metrics, "last_epoch_train_metrics": {
           "pseudo_pck_before_1": before, "pseudo_pck_before_2": before,
-          "pseudo_pck_after_1": after, "pseudo_pck_after_2": after}}
+          "pseudo_pck_after_1": after, "pseudo_pck_after_2": after,
+          "own_pck_1": own, "own_pck_2": own + 0.1}}
     runs = {(100, "Full method (+ selection)"): [summary(0.1, 0.3, 0.25, 0.5, 0.4, 0.6),
                                                  summary(0.3, 0.3, 0.35, 0.7, 0.2, 0.4)]}
     table = quality.aggregate(runs)
@@ -32,6 +34,7 @@ class QualityBenchmarkTest(tf.test.TestCase):
     self.assertAllClose(row["AP_ensemble"], (0.3, 0.05))
     self.assertAllClose(row["pseudo_pck_before"], (0.3, 0.1))
     self.assertAllClose(row["pseudo_pck_after"], (0.5, 0.1))
+    self.assertAllClose(row["own_pck"], (0.15, 0.0))
     self.assertEqual(row["seeds"], 2)
     text = quality.markdown(table, quality.MODES["test"], "test")
     self.assertIn("| 100 | Full method (+ selection) | 25.0 ± 5.0 | 30.0 ± 5.0 | 60.0 ± 10.0 |",
@@ -50,6 +53,14 @@ class QualityBenchmarkTest(tf.test.TestCase):
       table = f.read()
     for method in quality.METHODS:
       self.assertIn(f"| 8 | {method} |", table)
+    self.assertIn(f"| all | {quality.ALL_LABELS} |", table)
+    # Every row of the budget started from the same burn-in checkpoint (step 2 of 4).
+    for method in quality.METHODS:
+      with open(os.path.join(quality.run_dir(out, "test", 8, method, 0), "summary.json")) as f:
+        self.assertEqual(json.load(f)["step"], 4)
+    burn_in = quality.run_dir(out, "test", 8, "burn-in", 0)
+    self.assertTrue(quality.tf_checkpoint_exists(burn_in, 2))
+    self.assertFalse(os.path.exists(os.path.join(burn_in, "summary.json")))
     # A second invocation reuses every finished run (resumable benchmark).
     again = subprocess.run(command, cwd=testing.REPO_ROOT, env=env, capture_output=True,
                            text=True, timeout=600, check=False)

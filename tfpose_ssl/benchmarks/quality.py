@@ -1,17 +1,22 @@
 r"""Learning-quality benchmark: a synthetic COCO-Partial protocol on this machine.
 
-  python -m tfpose_ssl.benchmarks.quality --mode=quick   # ~8 min here
-  python -m tfpose_ssl.benchmarks.quality --mode=full    # ~1.5 h here
+  python -m tfpose_ssl.benchmarks.quality --mode=quick
+  python -m tfpose_ssl.benchmarks.quality --mode=full
   bazel run //tfpose_ssl/benchmarks:quality -- --mode=full
 
 Generates a fixed synthetic train/val set with the project's generator, draws labeled budgets
 from train (the rest unlabeled), and trains Supervised, DualPose, the full method and the
 Table 4 rows with the same backbone, input size, number of steps, batch sizes and seeds (seed
-k draws split k and initialization k). Every run is the real training binary in a subprocess
-with its own workdir, so an interrupted benchmark resumes where it stopped. Writes
-`<out>/<mode>.json` (every run and the aggregates) and `<out>/<mode>.md` (the table: AP
-mean +- std for student and ensemble, PCK@0.1 of the 7 meta-joints, and the pseudo-label PCK
-before and after selection of the semi-supervised rows).
+k draws split k and initialization k), plus a supervised run on all labels as the upper
+reference. Every row starts from the same supervised burn-in of its seed (both students
+trained on the labeled crops for the config's `DualStudentTrainer.burn_in_steps` steps): the
+supervised row continues student 1 on labeled crops, the semi-supervised rows add the
+unlabeled crops, all to the same total steps under one learning-rate schedule (see
+`tfpose_ssl.demo`). Every run is the real training binary in a subprocess with its own
+workdir, so an interrupted benchmark resumes where it stopped. Writes `<out>/<mode>.json`
+(every run and the aggregates) and `<out>/<mode>.md` (the table: AP mean +- std for student
+and ensemble, PCK@0.1 of the 7 meta-joints, the pseudo-label PCK before and after selection
+and the students' own PCK on the loss view for the same joints).
 """
 
 import json
@@ -24,6 +29,7 @@ from absl import app
 from absl import flags
 import numpy as np
 
+from tfpose_ssl import demo
 from tfpose_ssl import io_utils
 from tfpose_ssl import keypoints as kp
 
@@ -36,18 +42,18 @@ METHODS = {  # name -> mode file (configs/modes/)
     "+ threshold-and-refine (T4)": "table4_refine.gin",
     "Full method (+ selection)": "full.gin",
 }
+ALL_LABELS = "Supervised, all labels"
 
 MODES = {
-    # Smoke check: the smallest budget, every method, one seed, a short schedule.
-    "quick": {"budgets": [100], "seeds": [0], "steps": 150, "num_images": 600,
+    # Smoke check: one budget, every method, one seed, a short schedule.
+    "quick": {"budgets": [300], "seeds": [0], "steps": 300, "burn_in": 150, "num_images": 600,
               "val_images": 150, "batch": 16},
-    # The README table: 45 runs, 89 min here on 2026-11-27 (semi-supervised runs ~2 min,
-    # supervised ~40 s, each including start-up and evaluation).
-    "full": {"budgets": [100, 300, 1000], "seeds": [0, 1, 2], "steps": 300,
+    # The README table.
+    "full": {"budgets": [300], "seeds": [0, 1, 2], "steps": 2000, "burn_in": 1000,
              "num_images": 1500, "val_images": 150, "batch": 16},
     # Unit-level check of the benchmark code itself (tests, with --base_config=configs/smoke.gin).
-    "test": {"budgets": [8], "seeds": [0], "steps": 2, "num_images": 8, "val_images": 2,
-             "batch": 4},
+    "test": {"budgets": [8], "seeds": [0], "steps": 4, "burn_in": 2, "num_images": 8,
+             "val_images": 2, "batch": 4},
 }
 
 COMMON_BINDINGS = [
@@ -59,13 +65,17 @@ COMMON_BINDINGS = [
 
 
 def run_dir(out, mode, budget, method, seed):
-  slug = METHODS[method].replace(".gin", "")
+  slug = {ALL_LABELS: "all_labels", "burn-in": "burn_in"}.get(method) or METHODS[method][:-4]
   return os.path.join(out, "runs", mode, f"labeled_{budget}", slug, f"seed_{seed}")
 
 
 def run_one(out, mode, budget, method, seed, data_root, spec, log,
             base_config="configs/synthetic.gin"):
-  """Trains one configuration (or reuses a finished run); returns its summary dict."""
+  """Trains one configuration (or reuses a finished run); returns its summary dict.
+
+  `method` is a key of METHODS, ALL_LABELS, or "burn-in" (the shared start of the budget's
+  rows for this seed: it stops after `spec["burn_in"]` steps and returns None).
+  """
   workdir = run_dir(out, mode, budget, method, seed)
   summary_path = os.path.join(workdir, "summary.json")
   if os.path.exists(summary_path):
@@ -75,26 +85,37 @@ def run_one(out, mode, budget, method, seed, data_root, spec, log,
       return summary
   bindings = COMMON_BINDINGS + [
       f"train.batch_size = {spec['batch']}", f"train.unlabeled_batch_size = {spec['batch']}",
-      f"train.steps_per_epoch = {spec['steps']}", f"train.num_labeled = {budget}",
-      f"train.split_seed = {seed}", f"train.seed = {seed}",
+      f"train.steps_per_epoch = {spec['steps']}", f"train.split_seed = {seed}",
+      f"train.seed = {seed}", f"DualStudentTrainer.burn_in_steps = {spec['burn_in']}",
       f"train/synthetic_coco.root = '{data_root}'", f"val/synthetic_coco.root = '{data_root}'",
       f"train/synthetic_coco.num_images = {spec['num_images']}",
       f"val/synthetic_coco.num_images = {spec['val_images']}",
   ]
-  command = [sys.executable, "-m", "tfpose_ssl.train", f"--config={base_config}",
-             f"--config=configs/modes/{METHODS[method]}", f"--workdir={workdir}"]
-  command += [f"--gin_bindings={b}" for b in bindings]
+  configs = [base_config]
+  if method == ALL_LABELS:
+    configs.append("configs/modes/supervised.gin")
+    bindings.append("train.num_labeled = None")
+  else:
+    bindings.append(f"train.num_labeled = {budget}")
+  if method == "burn-in":
+    if tf_checkpoint_exists(workdir, spec["burn_in"]):
+      return None
+    bindings.append(f"train.stop_at_step = {spec['burn_in']}")
+  elif method in METHODS:
+    configs.append(f"configs/modes/{METHODS[method]}")
+    bindings.append(f"train.init_checkpoint = '{run_dir(out, mode, budget, 'burn-in', seed)}'")
   start = time.time()
-  with open(log, "a") as f:
-    f.write(f"\n=== {mode} labeled={budget} {method} seed={seed}\n")
-    f.flush()
-    subprocess.run(command, check=True, stdout=f, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
-                   env=dict(os.environ, PYTHONPATH=REPO_ROOT + os.pathsep +
-                            os.environ.get("PYTHONPATH", "")))
-  print(f"  {method:30s} labeled={budget:5d} seed={seed}: {time.time() - start:.0f} s",
+  demo.run_train(configs, workdir, bindings, log)
+  print(f"  {method:30s} labeled={budget!s:>5} seed={seed}: {time.time() - start:.0f} s",
         flush=True)
+  if method == "burn-in":
+    return None
   with open(summary_path) as f:
     return json.load(f)
+
+
+def tf_checkpoint_exists(workdir, step):
+  return os.path.exists(os.path.join(workdir, "checkpoints", f"ckpt-{step}.index"))
 
 
 def _mean_std(values):
@@ -118,9 +139,9 @@ def aggregate(runs):
     for joint in kp.META_JOINTS:
       row[f"PCK_{joint}"] = _mean_std([s["metrics"]["student_1"]["PCK_meta"][joint]
                                        for s in summaries])
-    for when in ("before", "after"):
-      row[f"pseudo_pck_{when}"] = _mean_std([
-          np.mean([s.get("last_epoch_train_metrics", {}).get(f"pseudo_pck_{when}_{i}", np.nan)
+    for name in ("pseudo_pck_before", "pseudo_pck_after", "own_pck"):
+      row[name] = _mean_std([
+          np.mean([s.get("last_epoch_train_metrics", {}).get(f"{name}_{i}", np.nan)
                    for i in (1, 2)]) for s in summaries])
     row["seeds"] = len(summaries)
     table[f"{budget}/{method}"] = row
@@ -135,18 +156,23 @@ def markdown(table, spec, mode):
   joints = list(kp.META_JOINTS)
   lines = [f"Synthetic COCO-Partial, {mode} mode: {spec['num_images']} train images, labeled "
            f"budgets {spec['budgets']}, {spec['steps']} steps of {spec['batch']} labeled "
-           f"(+ {spec['batch']} unlabeled) "
-           f"crops, {min(r['seeds'] for r in table.values())} of {len(spec['seeds'])} seeds "
+           f"(+ {spec['batch']} unlabeled) crops, the first {spec['burn_in']} a supervised "
+           "burn-in shared by every row of a seed, "
+           f"{min(r['seeds'] for r in table.values())} of {len(spec['seeds'])} seeds "
            f"done {spec['seeds']}. AP in %, mean ± std over seeds; 'student' averages "
-           "the two students of a dual-student run.", "",
+           "the two students of a dual-student run. Pseudo PCK: PCK@0.1 of the training "
+           "targets against the unlabeled crops' held-back labels (last epoch), before and "
+           "after selection; own PCK: the students' own loss-view predictions on the same "
+           "joints.", "",
            "| labeled | method | AP student | AP ensemble | PCK@0.1 | "
-           + " | ".join(joints) + " | pseudo PCK before | pseudo PCK after |",
-           "|---|---|---|---|---|" + "---|" * len(joints) + "---|---|"]
+           + " | ".join(joints) + " | pseudo PCK before | pseudo PCK after | own PCK |",
+           "|---|---|---|---|---|" + "---|" * len(joints) + "---|---|---|"]
   for key, row in table.items():
     budget, method = key.split("/", 1)
     cells = [budget, method, fmt(row["AP_student"]), fmt(row["AP_ensemble"]), fmt(row["PCK"])]
     cells += [fmt(row[f"PCK_{j}"]) for j in joints]
-    cells += [fmt(row["pseudo_pck_before"]), fmt(row["pseudo_pck_after"])]
+    cells += [fmt(row["pseudo_pck_before"]), fmt(row["pseudo_pck_after"]),
+              fmt(row["own_pck"])]
     lines.append("| " + " | ".join(cells) + " |")
   return "\n".join(lines) + "\n"
 
@@ -175,10 +201,14 @@ def main(argv):
   # tables are rewritten, so an interrupted benchmark still leaves a complete (smaller) table.
   for seed in spec["seeds"]:
     for budget in spec["budgets"]:
+      run_one(out, FLAGS.mode, budget, "burn-in", seed, data_root, spec, log, FLAGS.base_config)
       for method in METHODS:
         runs.setdefault((budget, method), []).append(
             run_one(out, FLAGS.mode, budget, method, seed, data_root, spec, log,
                     FLAGS.base_config))
+    runs.setdefault(("all", ALL_LABELS), []).append(
+        run_one(out, FLAGS.mode, "all", ALL_LABELS, seed, data_root, spec, log,
+                FLAGS.base_config))
     table = aggregate(runs)
     result = {"mode": FLAGS.mode, "spec": spec, "bindings": COMMON_BINDINGS,
               "wall_seconds": round(time.time() - start, 1), "table": table,

@@ -1,0 +1,51 @@
+"""The demo protocol end to end on tiny data: shared burn-in, supervised baseline, method."""
+
+import json
+import os
+
+import tensorflow as tf
+
+from tests import testing
+from tfpose_ssl import demo
+
+
+class DemoTest(tf.test.TestCase):
+
+  def test_burn_in_then_both_runs_and_a_side_by_side_summary(self):
+    workdir = os.path.join(self.get_temp_dir(), "demo")
+    data = os.path.join(self.get_temp_dir(), "data")
+    bindings = [f"train/synthetic_coco.root = '{data}'", f"val/synthetic_coco.root = '{data}'",
+                "train.epochs = 1", "train.steps_per_epoch = 5", "train.verbose = 0",
+                "DualStudentTrainer.burn_in_steps = 3", "train.num_visualized = 0"]
+    lines = []
+    summaries = demo.run_protocol([os.path.join(testing.REPO_ROOT, "configs", "smoke.gin")],
+                                  workdir, bindings, echo=lines.append)
+    self.assertEqual(sorted(summaries), ["method", "supervised"])
+    self.assertEqual([s["step"] for s in summaries.values()], [5, 5])
+    self.assertEqual([s["steps_this_run"] for s in summaries.values()], [2, 2])  # after 3
+    self.assertEqual(sorted(summaries["method"]["metrics"]),
+                     ["ensemble", "student_1", "student_2"])
+    self.assertEqual(sorted(summaries["supervised"]["metrics"]), ["student_1"])
+    self.assertTrue(os.path.exists(os.path.join(workdir, "burn_in", "checkpoints",
+                                                "ckpt-3.index")))
+    self.assertFalse(os.path.exists(os.path.join(workdir, "burn_in", "summary.json")))
+    with open(os.path.join(workdir, "train.log")) as f:
+      log = f.read()
+    self.assertEqual(log.count("warm start from"), 2)
+    text = demo.comparison(summaries)
+    self.assertIn("| supervised | student_1 |", text)
+    self.assertIn("| method | ensemble |", text)
+    self.assertLen(lines, 3)
+    # Rerunning resumes: nothing is trained again.
+    again = demo.run_protocol([os.path.join(testing.REPO_ROOT, "configs", "smoke.gin")],
+                              workdir, bindings, echo=lines.append)
+    self.assertEqual([s["steps_this_run"] for s in again.values()], [0, 0])
+
+  def test_a_config_without_burn_in_is_refused(self):
+    with self.assertRaisesRegex(ValueError, "burn_in_steps"):
+      demo.burn_in_steps([os.path.join(testing.REPO_ROOT, "configs", "smoke.gin")],
+                         ["DualStudentTrainer.burn_in_steps = 0"])
+
+
+if __name__ == "__main__":
+  tf.test.main()
