@@ -11,12 +11,14 @@ REPO_ROOT = os.path.dirname(TESTS_DIR)
 
 
 def coco_mini_dir():
-  """`../shared/data/coco_val2017_mini` (4 real val2017 images, 14 annotations), read-only.
+  """`tests/testdata/coco_val2017_mini` (4 real val2017 images, 14 annotations), read-only.
+
+  Source and licenses: `tests/testdata/coco_val2017_mini/SOURCE.md`.
 
   Override with $TFPOSE_COCO_MINI. The tests that need it fail (not skip) when it is absent.
   """
   path = os.environ.get("TFPOSE_COCO_MINI") or os.path.join(
-      REPO_ROOT, "..", "shared", "data", "coco_val2017_mini")
+      TESTS_DIR, "testdata", "coco_val2017_mini")
   path = os.path.normpath(path)
   if not os.path.isdir(path):
     raise FileNotFoundError(f"COCO mini set not found at {path}; set TFPOSE_COCO_MINI")
