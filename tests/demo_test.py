@@ -36,10 +36,6 @@ class DemoTest(tf.test.TestCase):
     self.assertIn("| supervised | student_1 |", text)
     self.assertIn("| method | ensemble |", text)
     self.assertLen(lines, 3)
-    # Rerunning resumes: nothing is trained again.
-    again = demo.run_protocol([os.path.join(testing.REPO_ROOT, "configs", "smoke.gin")],
-                              workdir, bindings, echo=lines.append)
-    self.assertEqual([s["steps_this_run"] for s in again.values()], [0, 0])
 
   def test_a_config_without_burn_in_is_refused(self):
     with self.assertRaisesRegex(ValueError, "burn_in_steps"):

@@ -32,6 +32,7 @@ import gin
 
 from tfpose_ssl import config as config_lib
 from tfpose_ssl import io_utils
+from tfpose_ssl import runtime
 from tfpose_ssl import train  # pylint: disable=unused-import  (registers the configurables)
 from tfpose_ssl.data import coco
 
@@ -116,17 +117,23 @@ def main(argv):
   start = time.time()
   summaries = run_protocol(configs, workdir, FLAGS.gin_bindings,
                            echo=lambda text: print(f"== {text}", flush=True))
+  seconds = time.time() - start
+  machine = runtime.machine_description()
+  gflops = runtime.matmul_gflops()  # same run: machines of one kind differ several-fold
   steps = summaries["method"]["step"]
   text = "\n".join([
       f"# The method vs the supervised baseline ({steps} steps each, same labels and "
       "schedule; the method's first steps are the shared supervised burn-in)", "",
       comparison(summaries), "",
-      f"Configs: {', '.join(configs)}; runs in {workdir}/{{burn_in,supervised,method}}.", ""])
+      f"Configs: {', '.join(configs)}; runs in {workdir}/{{burn_in,supervised,method}}.",
+      f"Training and evaluation: {seconds:.0f} s on {machine}; float32 matmul (2048^2) "
+      f"measured after the runs: {gflops:.0f} GFLOP/s.", ""])
   io_utils.atomic_write_text(os.path.join(workdir, "summary.md"), text)
-  io_utils.atomic_write_text(os.path.join(workdir, "summary.json"),
-                             json.dumps(summaries, indent=1))
+  io_utils.atomic_write_text(
+      os.path.join(workdir, "summary.json"),
+      json.dumps({"runs": summaries, "seconds": round(seconds, 1), "machine": machine,
+                  "matmul_gflops": round(gflops, 1)}, indent=1))
   print(text)
-  print(f"== demo training and evaluation: {time.time() - start:.0f} s", flush=True)
 
 
 if __name__ == "__main__":

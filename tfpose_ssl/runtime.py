@@ -24,6 +24,7 @@ So only oneDNN is set. The variable must be set before TensorFlow is imported:
 
 import os
 import sys
+import time
 
 ONEDNN = "TF_ENABLE_ONEDNN_OPTS"
 
@@ -36,3 +37,44 @@ def configure():
   """
   os.environ.setdefault(ONEDNN, "1")
   return "tensorflow" not in sys.modules and os.environ[ONEDNN] == "1"
+
+
+def machine_description():
+  """CPU model, core count and memory of this machine (for reports next to timings)."""
+  cpu = "unknown CPU"
+  try:
+    with open("/proc/cpuinfo") as f:
+      for line in f:
+        if line.startswith("model name"):
+          cpu = line.split(":", 1)[1].strip()
+          break
+  except OSError:
+    pass
+  memory = ""
+  try:
+    with open("/proc/meminfo") as f:
+      kb = int(f.readline().split()[1])
+      memory = f", {kb / 2 ** 20:.0f} GiB"
+  except (OSError, ValueError, IndexError):
+    pass
+  return f"{cpu}, {os.cpu_count()} cores{memory}"
+
+
+def matmul_gflops(n=2048, repeats=10):
+  """float32 matmul GFLOP/s of this machine now (2 n^3 flops per product, median of repeats).
+
+  Machines of one kind differ several-fold in speed; every reported time comes with this rate
+  measured in the same run.
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top  (after configure())
+  a = tf.random.stateless_normal([n, n], seed=[1, 2])
+  b = tf.random.stateless_normal([n, n], seed=[3, 4])
+  product = tf.function(lambda: tf.reduce_sum(tf.matmul(a, b)))
+  product().numpy()  # trace and warm up
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    product().numpy()
+    times.append(time.perf_counter() - start)
+  times.sort()
+  return 2.0 * n ** 3 / times[len(times) // 2] / 1e9

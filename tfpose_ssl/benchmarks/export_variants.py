@@ -24,9 +24,9 @@ from tfpose_ssl import config as config_lib
 from tfpose_ssl import export
 from tfpose_ssl import inference
 from tfpose_ssl import io_utils
+from tfpose_ssl import runtime
 from tfpose_ssl import serving
 from tfpose_ssl import task as task_lib
-from tfpose_ssl.benchmarks import quality
 from tfpose_ssl.data import coco
 
 FLAGS = flags.FLAGS
@@ -115,7 +115,7 @@ def main(argv):
   with tempfile.TemporaryDirectory() as folder:
     rows, count = measure(task, checkpoint, FLAGS.crops, folder)
   result = {"checkpoint": FLAGS.checkpoint, "input_size": list(task.input_size), "crops": count,
-            "machine": quality.machine_description(), "rows": rows,
+            "machine": runtime.machine_description(), "rows": rows,
             "date": time.strftime("%Y-%m-%d", time.gmtime())}
   out = coco.resolve_path(FLAGS.out)
   io_utils.atomic_write_text(out + ".json", json.dumps(result, indent=1))

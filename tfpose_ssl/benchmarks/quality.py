@@ -32,6 +32,7 @@ import numpy as np
 from tfpose_ssl import demo
 from tfpose_ssl import io_utils
 from tfpose_ssl import keypoints as kp
+from tfpose_ssl import runtime
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -213,34 +214,13 @@ def main(argv):
     result = {"mode": FLAGS.mode, "spec": spec, "bindings": COMMON_BINDINGS,
               "wall_seconds": round(time.time() - start, 1), "table": table,
               "runs": {f"{b}/{m}": r for (b, m), r in runs.items()},
-              "machine": machine_description()}
+              "machine": runtime.machine_description()}
     io_utils.atomic_write_text(os.path.join(out, f"{FLAGS.mode}.json"),
                                json.dumps(result, indent=1))
     text = markdown(table, spec, FLAGS.mode)
     io_utils.atomic_write_text(os.path.join(out, f"{FLAGS.mode}.md"), text)
   print(text)
   print(f"wall time {time.time() - start:.0f} s; results in {out}")
-
-
-def machine_description():
-  """CPU model, core count and memory of this machine (for the README tables)."""
-  cpu = "unknown CPU"
-  try:
-    with open("/proc/cpuinfo") as f:
-      for line in f:
-        if line.startswith("model name"):
-          cpu = line.split(":", 1)[1].strip()
-          break
-  except OSError:
-    pass
-  memory = ""
-  try:
-    with open("/proc/meminfo") as f:
-      kb = int(f.readline().split()[1])
-      memory = f", {kb / 2 ** 20:.0f} GiB"
-  except (OSError, ValueError, IndexError):
-    pass
-  return f"{cpu}, {os.cpu_count()} cores{memory}"
 
 
 if __name__ == "__main__":

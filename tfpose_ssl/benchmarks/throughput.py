@@ -30,8 +30,8 @@ import tensorflow as tf
 
 from tfpose_ssl import codec as codec_lib
 from tfpose_ssl import io_utils
+from tfpose_ssl import runtime
 from tfpose_ssl import views as views_lib
-from tfpose_ssl.benchmarks import quality
 from tfpose_ssl.data import coco
 from tfpose_ssl.data import pipeline
 from tfpose_ssl.data import synthetic
@@ -53,14 +53,6 @@ def median_seconds(fn, repeats, warmup=2):
     fn()
     times.append(time.perf_counter() - start)
   return float(np.median(times))
-
-
-def matmul_gflops(n=2048, repeats=10):
-  """float32 matmul GFLOP/s of this machine (2 n^3 flops per product)."""
-  a = tf.random.stateless_normal([n, n], seed=[1, 2])
-  b = tf.random.stateless_normal([n, n], seed=[3, 4])
-  product = tf.function(lambda: tf.reduce_sum(tf.matmul(a, b)))
-  return 2.0 * n ** 3 / median_seconds(lambda: product().numpy(), repeats) / 1e9
 
 
 def forward_flops(model):
@@ -315,7 +307,8 @@ def main(argv):
   today = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
   sizes = [tuple(int(v) for v in s.split("x")) for s in FLAGS.sizes]
   result = dict(keep)
-  result.update({"machine": quality.machine_description(), "matmul_gflops": matmul_gflops(),
+  result.update({"machine": runtime.machine_description(),
+                 "matmul_gflops": runtime.matmul_gflops(),
                  "model_batch": FLAGS.batch})
   result.setdefault("measured", {})
   for part in parts:
