@@ -59,6 +59,16 @@ class ConfigTest(tf.test.TestCase):
     self.assertEqual(gin.query_parameter("train.epochs"), 400)
     self.assertEqual(tuple(gin.query_parameter("train.lr_decay_at")), (0.75, 0.875))
 
+  def test_synthetic_demo_schedule_is_the_same_for_every_mode(self):
+    # The demo compares supervised and method runs at equal steps: without a fixed epoch
+    # length a supervised epoch is a pass over the 300 labeled people (19 steps, not 169).
+    for mode in ["supervised.gin", "full.gin", "dualpose.gin"]:
+      testing.parse_config("synthetic.gin", [f"include 'configs/modes/{mode}'"])
+      self.assertEqual(gin.query_parameter("train.steps_per_epoch"), 169, mode)
+      self.assertEqual(gin.query_parameter("train.epochs"), 8, mode)
+    self.assertEqual(gin.query_parameter("DualStudentTrainer.burn_in_steps"), 800)
+    gin.clear_config()
+
   def test_coco_root_is_one_binding(self):
     testing.parse_config("partial_2k.gin", ["COCO_ROOT = '/somewhere/coco'"])
     task = task_lib.PoseTask()

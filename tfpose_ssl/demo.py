@@ -86,6 +86,10 @@ def run_protocol(configs, workdir, bindings=(), log=None, echo=print):
     with open(os.path.join(run_dir, "summary.json")) as f:
       summaries[name] = json.load(f)
     echo(f"{name}: {time.time() - start:.0f} s")
+  steps = {name: summary["step"] for name, summary in summaries.items()}
+  if len(set(steps.values())) != 1:
+    raise ValueError(f"the runs ended at different steps {steps}: set train.steps_per_epoch "
+                     "(a supervised epoch is otherwise a pass over the labeled crops only)")
   return summaries
 
 
