@@ -206,7 +206,9 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
     checkpoint_dir = os.path.join(workdir, f"worker_{task_id}_scratch", "checkpoints")
   manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir, max_to_keep=keep_checkpoints)
   if latest or warm_start:
-    checkpoint.restore(latest or warm_start).assert_existing_objects_matched()
+    status = checkpoint.restore(latest or warm_start).assert_existing_objects_matched()
+    if warm_start:  # e.g. a supervised run from both students' burn-in uses student 1 only
+      status.expect_partial()
     print(f"{'resumed' if latest else 'warm start'} from {latest or warm_start}", flush=True)
   step = callbacks_lib.current_step(trainer)
 
