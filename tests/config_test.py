@@ -61,7 +61,7 @@ class ConfigTest(tf.test.TestCase):
 
   def test_synthetic_demo_schedule_is_the_same_for_every_mode(self):
     # The demo compares supervised and method runs at equal steps: without a fixed epoch
-    # length a supervised epoch is a pass over the 300 labeled people (19 steps, not 169).
+    # length a supervised epoch is a pass over the 300 labeled people (18 steps, not 169).
     for mode in ["supervised.gin", "full.gin", "dualpose.gin"]:
       testing.parse_config("synthetic.gin", [f"include 'configs/modes/{mode}'"])
       self.assertEqual(gin.query_parameter("train.steps_per_epoch"), 169, mode)

@@ -38,9 +38,13 @@ class DemoTest(tf.test.TestCase):
     self.assertLen(lines, 3)
 
   def test_a_config_without_burn_in_is_refused(self):
+    smoke = [os.path.join(testing.REPO_ROOT, "configs", "smoke.gin")]
     with self.assertRaisesRegex(ValueError, "burn_in_steps"):
-      demo.burn_in_steps([os.path.join(testing.REPO_ROOT, "configs", "smoke.gin")],
-                         ["DualStudentTrainer.burn_in_steps = 0"])
+      demo.burn_in_steps(smoke, ["DualStudentTrainer.burn_in_steps = 0"])
+    # smoke.gin: 2 epochs of 3 steps; a burn-in as long as that would compare it with itself.
+    with self.assertRaisesRegex(ValueError, "must end before"):
+      demo.burn_in_steps(smoke, ["DualStudentTrainer.burn_in_steps = 6"])
+    self.assertEqual(demo.burn_in_steps(smoke, ["DualStudentTrainer.burn_in_steps = 5"]), 5)
 
 
 if __name__ == "__main__":

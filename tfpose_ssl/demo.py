@@ -16,8 +16,7 @@ its own workdir; running the command again resumes where it stopped.
    of their ensemble, PCK@0.1 per meta-joint); <workdir>/method/skeletons.png shows the
    method's predictions on validation images.
 
-The synthetic data must exist first (`tools/demo.sh` generates it: `python -m
-tfpose_ssl.data.synthetic`).
+The synthetic data are generated on first use (by the burn-in run) under data/synthetic.
 """
 
 import json
@@ -56,11 +55,22 @@ def run_train(configs, workdir, bindings, log):
 def burn_in_steps(configs, bindings):
   """The method's burn-in length from the gin config (which must define one)."""
   config_lib.parse(configs, bindings)
-  steps = gin.query_parameter("DualStudentTrainer.burn_in_steps")
-  gin.clear_config()
+  try:
+    steps = gin.query_parameter("DualStudentTrainer.burn_in_steps")
+    epochs = gin.query_parameter("train.epochs")
+    steps_per_epoch = gin.query_parameter("train.steps_per_epoch")
+  except ValueError as error:
+    raise ValueError("the demo needs DualStudentTrainer.burn_in_steps, train.epochs and "
+                     f"train.steps_per_epoch in the config: {error}") from error
+  finally:
+    gin.clear_config()
   if not steps:
     raise ValueError("the demo compares the method with the supervised baseline from a shared "
                      "burn-in: set DualStudentTrainer.burn_in_steps in the config")
+  if not steps_per_epoch or int(steps) >= int(epochs) * int(steps_per_epoch):
+    raise ValueError(f"the burn-in ({steps} steps) must end before the training does "
+                     f"(train.epochs x train.steps_per_epoch = {epochs} x {steps_per_epoch}); "
+                     "a fixed steps_per_epoch gives every run the same steps")
   return int(steps)
 
 

@@ -1,8 +1,8 @@
 r"""Evaluates a checkpoint: top-down inference on GT or detector boxes, COCO AP and PCK.
 
-  python -m tfpose_ssl.eval --checkpoint=runs/synthetic [--config=configs/synthetic.gin] \
+  python -m tfpose_ssl.eval --checkpoint=runs/synthetic/method [--config=configs/synthetic.gin] \
       [--boxes=detections.json] [--flip] [--out=eval_out]
-  bazel run //tfpose_ssl:eval -- --checkpoint=$PWD/runs/synthetic
+  bazel run //tfpose_ssl:eval -- --checkpoint=$PWD/runs/synthetic/method
 
 With a training workdir as --checkpoint, its saved config.gin is used when --config is not
 given. Writes COCO results JSONs (one per student, and the ensemble of two students) and

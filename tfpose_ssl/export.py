@@ -1,8 +1,8 @@
 r"""Exports a trained checkpoint as a SavedModel and TFLite models.
 
-  python -m tfpose_ssl.export --checkpoint=runs/synthetic --out=exported/synthetic \
+  python -m tfpose_ssl.export --checkpoint=runs/synthetic/method --out=exported/synthetic \
       [--model=ensemble] [--flip] [--tflite=fp32,fp16,dynamic_int8,int8] [--uncertainty_views=5]
-  bazel run //export -- --checkpoint=$PWD/runs/synthetic --out=$PWD/exported/synthetic
+  bazel run //export -- --checkpoint=$PWD/runs/synthetic/method --out=$PWD/exported/synthetic
 
 Writes <out>/saved_model (signatures `serving_default`: image + boxes -> keypoints, scores;
 `crops`: crops -> heatmaps, keypoints, scores, ...) and <out>/pose_<variant>.tflite (the

@@ -2,7 +2,7 @@
 
 Serves image crops (tf.data), the weak/strong views of unlabeled crops (all views of an image
 in one call), and the alignment of heatmaps between views. The core
-`ImageProjectiveTransformV3` op has no XLA kernel (../shared/PLATFORM.md), so sampling is
+`ImageProjectiveTransformV3` op has no XLA kernel (TF 2.21, measured), so sampling is
 written with `tf.gather(..., batch_dims=1)`.
 """
 

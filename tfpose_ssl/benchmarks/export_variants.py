@@ -1,6 +1,6 @@
 r"""Sizes, CPU latency and accuracy of the export variants of a checkpoint.
 
-  python -m tfpose_ssl.benchmarks.export_variants --checkpoint=runs/synthetic \
+  python -m tfpose_ssl.benchmarks.export_variants --checkpoint=runs/synthetic/method \
       [--out=benchmarks/export_variants] [--crops=200]
 
 Exports student 1 (no flip) as a SavedModel and the four TFLite variants, then on the first

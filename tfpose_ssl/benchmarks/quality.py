@@ -8,7 +8,8 @@ Generates a fixed synthetic train/val set with the project's generator, draws la
 from train (the rest unlabeled), and trains Supervised, DualPose, the full method and the
 Table 4 rows with the same backbone, input size, number of steps, batch sizes and seeds (seed
 k draws split k and initialization k), plus a supervised run on all labels as the upper
-reference. Every row starts from the same supervised burn-in of its seed (both students
+reference (trained from scratch to the same total steps). Every other row starts from the
+same supervised burn-in of its seed (both students
 trained on the labeled crops for the config's `DualStudentTrainer.burn_in_steps` steps): the
 supervised row continues student 1 on labeled crops, the semi-supervised rows add the
 unlabeled crops, all to the same total steps under one learning-rate schedule (see
@@ -49,7 +50,7 @@ MODES = {
     # Smoke check: one budget, every method, one seed, a short schedule.
     "quick": {"budgets": [300], "seeds": [0], "steps": 300, "burn_in": 150, "num_images": 600,
               "val_images": 150, "batch": 16},
-    # The README table.
+    # The README's protocol (~50 min per seed on a 2-core AVX2 EPYC).
     "full": {"budgets": [300], "seeds": [0, 1, 2], "steps": 2000, "burn_in": 1000,
              "num_images": 1500, "val_images": 150, "batch": 16},
     # Unit-level check of the benchmark code itself (tests, with --base_config=configs/smoke.gin).
