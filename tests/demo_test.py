@@ -36,15 +36,21 @@ class DemoTest(tf.test.TestCase):
     self.assertIn("| supervised | student_1 |", text)
     self.assertIn("| method | ensemble |", text)
     self.assertLen(lines, 3)
+    # Rerunning reuses the finished runs: no training process, the same summaries.
+    again = demo.run_protocol([os.path.join(testing.REPO_ROOT, "configs", "smoke.gin")],
+                              workdir, bindings, echo=lines.append)
+    self.assertEqual(again, summaries)
+    with open(os.path.join(workdir, "train.log")) as f:
+      self.assertEqual(f.read(), log)
 
   def test_a_config_without_burn_in_is_refused(self):
     smoke = [os.path.join(testing.REPO_ROOT, "configs", "smoke.gin")]
     with self.assertRaisesRegex(ValueError, "burn_in_steps"):
-      demo.burn_in_steps(smoke, ["DualStudentTrainer.burn_in_steps = 0"])
+      demo.schedule(smoke, ["DualStudentTrainer.burn_in_steps = 0"])
     # smoke.gin: 2 epochs of 3 steps; a burn-in as long as that would compare it with itself.
     with self.assertRaisesRegex(ValueError, "must end before"):
-      demo.burn_in_steps(smoke, ["DualStudentTrainer.burn_in_steps = 6"])
-    self.assertEqual(demo.burn_in_steps(smoke, ["DualStudentTrainer.burn_in_steps = 5"]), 5)
+      demo.schedule(smoke, ["DualStudentTrainer.burn_in_steps = 6"])
+    self.assertEqual(demo.schedule(smoke, ["DualStudentTrainer.burn_in_steps = 5"]), (5, 6))
 
 
 if __name__ == "__main__":

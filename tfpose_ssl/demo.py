@@ -52,8 +52,8 @@ def run_train(configs, workdir, bindings, log):
                             os.environ.get("PYTHONPATH", "")))
 
 
-def burn_in_steps(configs, bindings):
-  """The method's burn-in length from the gin config (which must define one)."""
+def schedule(configs, bindings):
+  """(burn-in steps, total steps) of the gin config, which must define both."""
   config_lib.parse(configs, bindings)
   try:
     steps = gin.query_parameter("DualStudentTrainer.burn_in_steps")
@@ -71,7 +71,17 @@ def burn_in_steps(configs, bindings):
     raise ValueError(f"the burn-in ({steps} steps) must end before the training does "
                      f"(train.epochs x train.steps_per_epoch = {epochs} x {steps_per_epoch}); "
                      "a fixed steps_per_epoch gives every run the same steps")
-  return int(steps)
+  return int(steps), int(epochs) * int(steps_per_epoch)
+
+
+def finished_summary(run_dir, total_steps):
+  """The run's summary when it already ended at `total_steps` (a rerun reuses it), else None."""
+  path = os.path.join(run_dir, "summary.json")
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    summary = json.load(f)
+  return summary if summary.get("step") == total_steps else None
 
 
 def run_protocol(configs, workdir, bindings=(), log=None, echo=print):
@@ -81,15 +91,23 @@ def run_protocol(configs, workdir, bindings=(), log=None, echo=print):
   """
   os.makedirs(workdir, exist_ok=True)
   log = log or os.path.join(workdir, "train.log")
-  steps = burn_in_steps(configs, list(bindings))
+  steps, total_steps = schedule(configs, list(bindings))
   burn_in = os.path.join(workdir, "burn_in")
   runs = {"supervised": (list(configs) + [SUPERVISED_MODE], os.path.join(workdir, "supervised")),
           "method": (list(configs), os.path.join(workdir, "method"))}
+  # A rerun resumes: finished runs are reused as they are (their summaries keep the training
+  # time and metrics), an interrupted one continues from its last checkpoint.
+  summaries = {name: finished_summary(run_dir, total_steps)
+               for name, (_, run_dir) in runs.items()}
   start = time.time()
-  run_train(configs, burn_in, list(bindings) + [f"train.stop_at_step = {steps}"], log)
-  echo(f"burn-in ({steps} supervised steps of both students): {time.time() - start:.0f} s")
-  summaries = {}
+  if not all(summaries.values()) and not os.path.exists(
+      os.path.join(burn_in, "checkpoints", f"ckpt-{steps}.index")):
+    run_train(configs, burn_in, list(bindings) + [f"train.stop_at_step = {steps}"], log)
+    echo(f"burn-in ({steps} supervised steps of both students): {time.time() - start:.0f} s")
   for name, (run_configs, run_dir) in runs.items():
+    if summaries[name]:
+      echo(f"{name}: finished before ({run_dir}/summary.json)")
+      continue
     start = time.time()
     run_train(run_configs, run_dir,
               list(bindings) + [f"train.init_checkpoint = '{burn_in}'"], log)
