@@ -22,8 +22,6 @@ and the students' own PCK on the loss view for the same joints).
 
 import json
 import os
-import subprocess
-import sys
 import time
 
 from absl import app
