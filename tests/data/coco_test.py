@@ -100,6 +100,44 @@ class CocoLoaderTest(tf.test.TestCase):
     with self.assertRaisesRegex(coco.DataError, "annotation id 7 has 14 keypoints"):
       coco.load_instances(coco.CocoKeypoints(wrong, tmp))
 
+  def test_duplicate_ids_are_refused_with_the_ids(self):
+    tmp = self.get_temp_dir()
+    person = {"id": 1, "name": "person"}
+
+    def write(name, images, annotations):
+      path = os.path.join(tmp, name)
+      with open(path, "w") as f:
+        json.dump({"images": images, "annotations": annotations, "categories": [person]}, f)
+      return coco.CocoKeypoints(path, tmp)
+
+    image = lambda i, name: {"id": i, "file_name": name, "width": 10, "height": 10}
+    ann = lambda i, image_id: {"id": i, "image_id": image_id, "category_id": 1,
+                               "bbox": [1, 1, 5, 5], "keypoints": [2, 2, 2] * 17, "iscrowd": 0}
+    # Before: the second image 3 silently replaced the first.
+    images = write("dup_images.json", [image(3, "a.jpg"), image(4, "b.jpg"), image(3, "c.jpg")],
+                   [ann(1, 3)])
+    with self.assertRaisesRegex(coco.DataError, r"dup_images.json: 1 image id\(s\).*\[3\]"):
+      coco.load_instances(images)
+    # Before: a split over these reported a negative number of missing ids.
+    anns = write("dup_anns.json", [image(3, "a.jpg")], [ann(5, 3), ann(6, 3), ann(5, 3), ann(6, 3)])
+    with self.assertRaisesRegex(coco.DataError, r"2 annotation id\(s\).*\[5, 6\]"):
+      coco.load_instances(anns)
+    self.assertEqual(coco.duplicate_ids([1, 2, 2, 3, 1, 2]), [2, 1])
+
+  def test_detections_with_a_nan_score_are_counted_not_kept(self):
+    root = testing.coco_mini_dir()
+    with open(os.path.join(root, "annotations", "person_detection_results_mini.json")) as f:
+      dets = json.load(f)[:3]
+    dets[1]["score"] = float("nan")  # json writes NaN, Python's json reads it back
+    path = os.path.join(self.get_temp_dir(), "nan_dets.json")
+    with open(path, "w") as f:
+      json.dump(dets, f)
+    kept, counts = coco.load_instances(testing.coco_mini_dataset(), detections=path,
+                                       score_threshold=0.0)
+    self.assertLen(kept, 2)
+    self.assertEqual(counts["bad_score"], 1)
+    self.assertTrue(np.all(np.isfinite(kept.scores)))
+
 
 if __name__ == "__main__":
   tf.test.main()

@@ -103,7 +103,22 @@ def read_annotations(annotation_path):
   if names is not None and len(names) != kp.NUM_JOINTS:
     raise DataError(f"{annotation_path}: person category has {len(names)} keypoints, "
                     f"expected {kp.NUM_JOINTS} (COCO)")
+  for key, what in (("images", "image"), ("annotations", "annotation")):
+    repeated = duplicate_ids(item.get("id") for item in data[key])
+    if repeated:
+      raise DataError(f"{annotation_path}: {len(repeated)} {what} id(s) occur more than once "
+                      f"(first: {repeated[:5]}); ids must be unique, as pycocotools assumes")
   return data
+
+
+def duplicate_ids(ids):
+  """The ids that occur more than once, sorted by their first occurrence."""
+  seen, repeated = set(), {}
+  for i in ids:
+    if i in seen:
+      repeated.setdefault(i, None)
+    seen.add(i)
+  return list(repeated)
 
 
 def clip_box(box, width, height):
@@ -207,7 +222,7 @@ def drop_missing_images(instances, counts, image_dir):
 def _instances_from_detections(data, image_dir, detections_path, score_threshold):
   """Person boxes of a detection-results JSON for the images of `data` (keypoints zero)."""
   images = {im["id"]: im for im in data["images"]}
-  counts = {"unknown_image": 0, "low_score": 0, "not_person": 0, "bad_box": 0}
+  counts = {"unknown_image": 0, "low_score": 0, "bad_score": 0, "not_person": 0, "bad_box": 0}
   if not os.path.isfile(detections_path):
     raise DataError(f"detection results not found: {detections_path}")
   with open(detections_path) as f:
@@ -227,6 +242,9 @@ def _instances_from_detections(data, image_dir, detections_path, score_threshold
       counts["unknown_image"] += 1
       continue
     score = float(det.get("score", 1.0))
+    if not np.isfinite(score):
+      counts["bad_score"] += 1
+      continue
     if score < score_threshold:
       counts["low_score"] += 1
       continue
