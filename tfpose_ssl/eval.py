@@ -51,6 +51,7 @@ def main(argv):
   print(f"checkpoint: {path}")
   print(eval_lib.format_report(report))
   summary = {k: v for k, v in report.items() if not k.startswith("_")}
+  summary["evaluated"] = eval_lib.evaluated_set(report)
   io_utils.atomic_write_text(os.path.join(out_dir, "metrics.json"), json.dumps(summary, indent=1))
   print(f"results written to {out_dir}")
 

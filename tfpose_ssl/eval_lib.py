@@ -45,11 +45,13 @@ def evaluate(students, task, out_dir=None, detections=None, score_threshold=None
   if skipped:
     print(f"validation: skipped or fixed {skipped}", flush=True)
   if max_instances:
-    instances = instances.select(np.arange(min(max_instances, len(instances))))
-  report = {"_predictions": {}, "_instances": instances, "_skipped": skipped}
+    instances = first_images(instances, max_instances)
+  report = {"_predictions": {}, "_instances": instances, "_skipped": skipped,
+            "_valid": np.ones(len(instances), bool)}
   for name, models in model_sets(students).items():
     xy, scores, valid = inference.predict_instances(models, codec, instances, batch_size,
                                                     flip_test, task.padding)
+    report["_valid"] = valid
     if not valid.all():
       report["_skipped"]["unreadable_image"] = int((~valid).sum())
     areas = instances.boxes[:, 2] * instances.boxes[:, 3] * task.padding ** 2
@@ -73,6 +75,23 @@ def evaluate(students, task, out_dir=None, detections=None, score_threshold=None
       io_utils.atomic_write_text(os.path.join(out_dir, f"{name}_results.json"),
                                  json.dumps(results))
   return report
+
+
+def first_images(instances, max_instances):
+  """The instances of the images of the first `max_instances` instances, all of each image's
+  instances included: the AP of a subset is computed against those images' ground truth, so a
+  person left out of a kept image would count as a miss."""
+  kept = set(instances.image_ids[:max_instances].tolist())
+  return instances.select(np.isin(instances.image_ids, list(kept)))
+
+
+def evaluated_set(report):
+  """What an evaluation covered, for the saved summaries: instances and images evaluated, and
+  every instance skipped, by reason."""
+  instances = report["_instances"]
+  return {"instances": int(len(instances)),
+          "images": int(len(set(instances.image_ids.tolist()))),
+          "skipped": dict(report["_skipped"])}
 
 
 def _subset_annotations(annotation_path, image_ids, out_dir):

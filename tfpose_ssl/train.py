@@ -292,7 +292,8 @@ def write_summary(workdir, report, task, step, train_seconds, steps_done, num_vi
   """
   metrics = {k: v for k, v in report.items() if not k.startswith("_")}
   summary = {"step": step, "train_seconds": round(train_seconds, 1), "steps_this_run": steps_done,
-             "val_set": task.val_set.annotation_path, "metrics": metrics}
+             "val_set": task.val_set.annotation_path, "evaluated": eval_lib.evaluated_set(report),
+             "metrics": metrics}
   if train_metrics:
     summary["last_epoch_train_metrics"] = train_metrics
   io_utils.atomic_write_text(os.path.join(workdir, "summary.json"), json.dumps(summary, indent=1))
@@ -308,12 +309,15 @@ def write_summary(workdir, report, task, step, train_seconds, steps_done, num_vi
   if num_visualized:
     instances = report["_instances"]
     xy, scores = report["_predictions"][best]
+    # Only images evaluation could read (an unreadable one has no prediction to draw).
+    readable = instances.image_ids[report["_valid"]].tolist()
     images = []
-    for image_id in list(dict.fromkeys(instances.image_ids.tolist()))[:num_visualized]:
-      rows = instances.image_ids == image_id
+    for image_id in list(dict.fromkeys(readable))[:num_visualized]:
+      rows = (instances.image_ids == image_id) & report["_valid"]
       image = visualize.read_rgb(instances.image_paths[rows][0])
       images.append(visualize.draw_skeletons(image, xy[rows], scores[rows]))
-    visualize.save_png(os.path.join(workdir, "skeletons.png"), visualize.tile(images))
+    if images:
+      visualize.save_png(os.path.join(workdir, "skeletons.png"), visualize.tile(images))
 
 
 FLAGS = flags.FLAGS

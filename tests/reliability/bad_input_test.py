@@ -99,14 +99,35 @@ class BadImagesTest(tf.test.TestCase):
         f"val/synthetic_coco.root = '{self.root}'", "val/synthetic_coco.num_images = 10",
         "val/synthetic_coco.split = 'train'", "val/synthetic_coco.seed = 5",
         "train.num_labeled = None", "train.epochs = 1", "train.steps_per_epoch = 6",
-        "train.verbose = 0", "train.num_visualized = 0"])
+        "train.verbose = 0", "train.num_visualized = 10"])
     try:
+      # Drawing every validation image: before, the unreadable ones crashed the end of the run.
       report = train_lib.train(workdir=workdir)
     finally:
       gin.clear_config()
     self.assertGreater(report["_train_metrics"]["skipped_images"], 0)
     self.assertGreater(report["_skipped"]["unreadable_image"], 0)
     self.assertTrue(np.isfinite(report["student_1"]["AP"]))
+    self.assertTrue(os.path.isfile(os.path.join(workdir, "skeletons.png")))
+    # The saved summary says what evaluation skipped (before: only in the returned dict).
+    with open(os.path.join(workdir, "summary.json")) as f:
+      evaluated = json.load(f)["evaluated"]
+    self.assertEqual(evaluated["skipped"]["unreadable_image"],
+                     report["_skipped"]["unreadable_image"])
+    self.assertEqual(evaluated["skipped"]["missing_image_file"],
+                     coco.load_instances(self.dataset)[1]["missing_image_file"])
+    self.assertEqual(evaluated["instances"], len(report["_instances"]))
+
+  def test_a_validation_subset_keeps_whole_images(self):
+    instances, _ = coco.load_instances(testing.coco_mini_dataset())
+    ids = instances.image_ids
+    # The first instance of an image with several people: cut the list right after it.
+    j = next(i for i in range(len(ids)) if np.sum(ids == ids[i]) > 1 and ids[i] not in ids[:i])
+    subset = eval_lib.first_images(instances, j + 1)
+    expected = np.isin(ids, ids[:j + 1])
+    self.assertGreater(expected.sum(), j + 1)  # before: j + 1; that image's others were misses
+    self.assertLen(subset, int(expected.sum()))
+    self.assertAllEqual(subset.ann_ids, instances.ann_ids[expected])
 
 
 class StructuralErrorsTest(tf.test.TestCase):
