@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from tests import testing
+from tfpose_ssl import config as config_lib
 from tfpose_ssl import eval_lib
 from tfpose_ssl import task as task_lib
 from tfpose_ssl import train as train_lib
@@ -56,8 +57,19 @@ class SupervisedTrainTest(tf.test.TestCase):
     again = self._run(os.path.join(self.get_temp_dir(), "a"))
     self.assertEqual(again["_history"], [])
     self.assertEqual(again["student_1"]["AP"], a["student_1"]["AP"])
-    # Asking for one more epoch continues from step 12, not from scratch.
-    more = self._run(os.path.join(self.get_temp_dir(), "a"), ["train.epochs = 4"])
+    # Another config in the same workdir is refused (before: trained 0 steps and reported the
+    # first run's model under the new config), and leaves the saved config alone.
+    config_path = os.path.join(self.get_temp_dir(), "a", "config.gin")
+    with open(config_path) as f:
+      saved = f.read()
+    with self.assertRaisesRegex(config_lib.ConfigMismatchError,
+                                r"train.num_labeled: 12 \(checkpoints\) -> 8 \(now\)"):
+      self._run(os.path.join(self.get_temp_dir(), "a"), ["train.num_labeled = 8"])
+    with open(config_path) as f:
+      self.assertEqual(f.read(), saved)
+    # Asked for on purpose, one more epoch continues from step 12, not from scratch.
+    more = self._run(os.path.join(self.get_temp_dir(), "a"),
+                     ["train.epochs = 4", "train.allow_config_change = True"])
     self.assertLen(more["_history"], 1)
     with open(os.path.join(self.get_temp_dir(), "a", "summary.json")) as f:
       self.assertEqual(json.load(f)["step"], 16)
@@ -67,7 +79,6 @@ class SupervisedTrainTest(tf.test.TestCase):
     report = self._run(workdir)
     gin.clear_config()
     # As `python -m tfpose_ssl.eval --checkpoint=<workdir>`: the saved config.gin is used.
-    from tfpose_ssl import config as config_lib  # pylint: disable=g-import-not-at-top
     config_lib.parse([], [], workdir=workdir)
     task = task_lib.PoseTask()
     students, path = eval_lib.restore_students(task, workdir)

@@ -1,6 +1,7 @@
 """gin configuration for the binaries: --config/--gin_bindings parsing and path resolution."""
 
 import os
+import re
 
 from absl import flags
 import gin
@@ -11,6 +12,17 @@ from tfpose_ssl.data import coco
 # The folder holding configs/ (the repository, or the Bazel runfiles tree).
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAVED_CONFIG = "config.gin"
+
+# `train` parameters that pace or watch a run without changing what it computes: a resumed run
+# may change them (the final evaluation's subset included; its size is recorded in summary.json).
+RUN_CONTROL = ("verbose", "max_steps_per_run", "stop_at_step", "summary_every_steps",
+               "eval_every_epochs", "image_every_epochs", "num_visualized",
+               "checkpoint_every_steps", "keep_checkpoints", "strategy", "max_val_instances",
+               "allow_config_change")
+
+
+class ConfigMismatchError(ValueError):
+  """A workdir's checkpoints were trained under another config than the one given now."""
 
 
 def define_flags():
@@ -57,3 +69,65 @@ def latest_checkpoint(path):
   if tf.io.gfile.glob(path + ".index"):
     return path
   raise FileNotFoundError(f"checkpoint not found: {path}")
+
+
+def checkpoint_prefixes(folder):
+  """`<folder>/ckpt-<step>` prefixes that have an index file, highest step first."""
+  found = []
+  for index in tf.io.gfile.glob(os.path.join(folder, "ckpt-*.index")):
+    match = re.fullmatch(r"ckpt-(\d+)\.index", os.path.basename(index))
+    if match:
+      found.append((int(match.group(1)), index[:-len(".index")]))
+  return [prefix for _, prefix in sorted(found, reverse=True)]
+
+
+_BINDING = re.compile(r"^([A-Za-z_][\w./]*)\s*=\s*(.*)$")
+
+
+def parse_bindings(config_text):
+  """`gin.config_str()` text -> {binding or macro name: value text (whitespace normalized)}.
+
+  A line that starts with `name =` at column 0 starts a binding; indented lines and lines after
+  a trailing backslash continue it (gin prints long values over several lines).
+  """
+  bindings, key = {}, None
+  for line in config_text.splitlines():
+    if not line.strip() or line.lstrip().startswith("#"):
+      continue
+    match = _BINDING.match(line)
+    if match and not line[0].isspace():
+      key = match.group(1)
+      bindings[key] = match.group(2)
+    elif key is not None:
+      bindings[key] += " " + line.strip()
+  return {k: " ".join(v.replace("\\", " ").split()) for k, v in bindings.items()}
+
+
+def config_changes(saved_text, current_text, ignore=RUN_CONTROL):
+  """[(name, saved value, current value)] of bindings and macros that differ (None: unbound),
+  leaving out `train.<p>` for p in `ignore`."""
+  saved, current = parse_bindings(saved_text), parse_bindings(current_text)
+  skip = {f"train.{p}" for p in ignore}
+  return [(k, saved.get(k), current.get(k)) for k in sorted(set(saved) | set(current))
+          if k not in skip and saved.get(k) != current.get(k)]
+
+
+def check_resumed_config(workdir):
+  """Refuses to resume `workdir`'s checkpoints under a config other than their saved one.
+
+  A workdir without a saved config (made before configs were saved) is resumed with a note.
+  """
+  path = os.path.join(workdir, SAVED_CONFIG)
+  if not os.path.isfile(path):
+    print(f"note: {workdir} holds checkpoints but no {SAVED_CONFIG}; cannot check that they were "
+          f"trained under this config", flush=True)
+    return
+  with open(path) as f:
+    changes = config_changes(f.read(), gin.config_str())
+  if changes:
+    listed = "\n".join(f"  {k}: {old} (checkpoints) -> {new} (now)" for k, old, new in changes)
+    raise ConfigMismatchError(
+        f"{workdir} holds checkpoints trained under another config ({path}); resuming would "
+        f"report that run's model under this config. Differences:\n{listed}\n"
+        f"Use another --workdir, or --gin_bindings=train.allow_config_change=True to continue "
+        f"these checkpoints under the new config (e.g. a longer schedule).")

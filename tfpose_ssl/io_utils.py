@@ -1,5 +1,7 @@
-"""Atomic file writes: a crash never leaves a half-written file that a later step trusts."""
+"""Atomic file writes (a crash never leaves a half-written file that a later step trusts) and
+the workdir lock (two runs never write into one workdir)."""
 
+import fcntl
 import os
 import tempfile
 
@@ -23,3 +25,40 @@ def atomic_write_bytes(path, data):
 
 def atomic_write_text(path, text):
   atomic_write_bytes(path, text.encode("utf-8"))
+
+
+class WorkdirLock:
+  """An exclusive lock on a workdir (`<workdir>/.lock`, `fcntl.flock`) for one training run.
+
+  A second run in the same workdir would overwrite the first's `ckpt-<step>` files and state;
+  it fails instead, naming the process that holds the lock. The operating system releases the
+  lock when the holder exits, also on SIGKILL, so a crashed run never blocks its own resume.
+  """
+
+  def __init__(self, workdir):
+    self.path = os.path.join(workdir, ".lock")
+    self._file = None
+
+  def __enter__(self):
+    self._file = open(self.path, "a+")
+    try:
+      fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+      self._file.seek(0)
+      holder = self._file.read().strip() or "unknown"
+      self._file.close()
+      self._file = None
+      raise RuntimeError(f"another training run (pid {holder}) is using "
+                         f"{os.path.dirname(self.path)}; wait for it to finish or choose another "
+                         f"--workdir") from None
+    self._file.seek(0)
+    self._file.truncate()
+    self._file.write(str(os.getpid()))
+    self._file.flush()
+    return self
+
+  def __exit__(self, *exc):
+    fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
+    self._file.close()
+    self._file = None
+    return False

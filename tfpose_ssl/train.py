@@ -4,11 +4,13 @@ r"""Trains a top-down pose model (supervised, or the dual-student method) from a
   bazel run //tfpose_ssl:train -- --config=configs/partial_2k.gin \
       --gin_bindings="COCO_ROOT='/data/coco'"
 
-The workdir (default runs/<config name>) receives config.gin, checkpoints/ (students,
-optimizers, step), tensorboard/, results JSONs, summary.json/.md and skeletons.png. Running the
-same command again resumes from the last checkpoint.
+The workdir (default runs/<config names joined by '+'>) receives config.gin, checkpoints/
+(students, optimizers, step), tensorboard/, results JSONs, summary.json/.md and skeletons.png.
+Running the same command again resumes from the last checkpoint; under a changed config it
+refuses (`train.allow_config_change=True` continues on purpose).
 """
 
+import contextlib
 import json
 import os
 import time
@@ -115,7 +117,7 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
           max_val_instances=None, checkpoint_every_steps=0, keep_checkpoints=3,
           summary_every_steps=50, image_every_epochs=1, max_steps_per_run=0, strategy="mirrored",
           precision="float32", num_visualized=8, verbose="auto", init_checkpoint=None,
-          stop_at_step=None):
+          stop_at_step=None, allow_config_change=False):
   """Trains, checkpoints, validates; returns the final evaluation report.
 
   The report maps each model (student_1, ...) to its metrics; '_history' holds the per-epoch
@@ -150,6 +152,9 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
     stop_at_step: stop (with a checkpoint, without the final evaluation) when the step counter
       reaches this value, e.g. at the end of a burn-in that several runs continue from
       (`init_checkpoint`); rerunning stops there again.
+    allow_config_change: resume a workdir whose checkpoints were trained under a different
+      config (e.g. more epochs); otherwise such a resume is refused, naming the differences
+      (parameters in `config.RUN_CONTROL`, such as `verbose`, may always change).
     init_checkpoint: warm start: when the workdir holds no checkpoint, start from this run's
       (a workdir, checkpoint folder or prefix) students, optimizers and step, e.g. a shared
       supervised burn-in that several methods continue from. Every object of this trainer
@@ -164,123 +169,164 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
   task = task or task_lib.PoseTask()
   workdir = coco.resolve_path(workdir)
   os.makedirs(workdir, exist_ok=True)
-  if is_chief:
-    io_utils.atomic_write_text(os.path.join(workdir, config_lib.SAVED_CONFIG), gin.config_str())
-  keras.utils.set_random_seed(seed)
-  codec = task.codec
-  labeled, held_out = labeled_instances(task, num_labeled, split_mode, split_seed, split_file,
-                                        workdir)
-  if len(labeled) < batch_size:
-    raise ValueError(f"{len(labeled)} labeled instances is fewer than one batch ({batch_size})")
-  unlabeled_batch_size = unlabeled_batch_size or batch_size
-  # One augmentation for the labeled crops and the weak views (augment.py).
-  augment = augment_lib.TopDownAugment()
-  unlabeled = None
-  if trainer_fn.uses_unlabeled:
-    unlabeled = unlabeled_instances(held_out, unlabeled_sources)
-    if len(unlabeled) < unlabeled_batch_size:
-      raise ValueError(f"{len(unlabeled)} unlabeled instances is fewer than one batch "
-                       f"({unlabeled_batch_size})")
-    print(f"semi-supervised: {len(labeled)} labeled, {len(unlabeled)} unlabeled instances",
-          flush=True)
-    with distribution.scope():
-      # Pseudo-label PCK needs held-back labels (COCO-Partial, synthetic); never used to train.
-      trainer = trainer_fn(build_model=task.build_model, codec=codec,
-                           views=views_lib.MultiViewAugment(weak=augment),
-                           measure_pseudo_labels=bool(np.any(unlabeled.keypoints[..., 2] > 0)))
-  else:
-    with distribution.scope():
-      trainer = trainer_fn(build_model=task.build_model, codec=codec)
-  steps_per_epoch = steps_per_epoch or max(
-      len(labeled) // batch_size, len(unlabeled) // unlabeled_batch_size if unlabeled else 0)
-  total_steps = epochs * steps_per_epoch
-  schedule = learning_rate_schedule(learning_rate, total_steps, lr_decay_at, lr_decay_factor)
-  with distribution.scope():
-    trainer.compile([make_optimizer(schedule, precision) for _ in trainer.students])
-  checkpoint = tf.train.Checkpoint(**trainer.checkpoint_items())
-  checkpoint_dir = os.path.join(workdir, "checkpoints")
-  latest = tf.train.latest_checkpoint(checkpoint_dir)  # every worker resumes from the chief's
-  warm_start = config_lib.latest_checkpoint(coco.resolve_path(init_checkpoint)) if (
-      init_checkpoint and not latest) else None
-  if not is_chief:  # other workers save too (collectively) but into a scratch folder
-    checkpoint_dir = os.path.join(workdir, f"worker_{task_id}_scratch", "checkpoints")
-  manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir, max_to_keep=keep_checkpoints)
-  if latest or warm_start:
-    status = checkpoint.restore(latest or warm_start).assert_existing_objects_matched()
-    if warm_start:  # e.g. a supervised run from both students' burn-in uses student 1 only
-      status.expect_partial()
-    print(f"{'resumed' if latest else 'warm start'} from {latest or warm_start}", flush=True)
-  step = callbacks_lib.current_step(trainer)
-
-  writer = (tf.summary.create_file_writer(os.path.join(workdir, "tensorboard")) if is_chief
-            else tf.summary.create_noop_writer())
-
-  def validate():
-    return eval_lib.evaluate(trainer.students, task, max_instances=max_val_instances,
-                             out_dir=os.path.join(workdir, "results"))
-
-  def make_data(start_step):
-    data = pipeline.labeled_dataset(labeled, codec, batch_size, augment, seed=seed,
-                                    start_step=start_step, padding=task.padding)
-    if unlabeled is not None and trainer.uses_unlabeled_at(start_step):
-      data = tf.data.Dataset.zip(data, pipeline.unlabeled_dataset(
-          unlabeled, codec, unlabeled_batch_size, trainer.views, seed=seed,
-          start_step=start_step, padding=task.padding, canvas_size=task.canvas_size))
-    # Every worker builds the same global batches and keeps its share (multi-worker).
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return data.with_options(options)
-
-  callbacks = [
-      callbacks_lib.CheckpointCallback(manager, checkpoint_every_steps),
-      callbacks_lib.SummaryCallback(writer, summary_every_steps),
-      callbacks_lib.SkippedImagesCallback(),
-  ]
-  if unlabeled is not None and image_every_epochs and is_chief:
-    sample = next(iter(pipeline.unlabeled_dataset(unlabeled, codec, 4, trainer.views, seed=seed,
-                                                  padding=task.padding,
-                                                  canvas_size=task.canvas_size)))
-    callbacks.append(callbacks_lib.PseudoLabelImageCallback(writer, sample, image_every_epochs))
-  if task.val_set is not None and is_chief:
-    callbacks.append(callbacks_lib.ValidationCallback(validate, writer, eval_every_epochs,
-                                                      epochs, steps_per_epoch))
-  start = time.time()
-  start_step = step
-  history = []
-  end = min(total_steps, step + max_steps_per_run) if max_steps_per_run else total_steps
-  if stop_at_step is not None:
-    end = min(end, stop_at_step)
-  while step < end:
-    # A fit covers whole epochs, or runs to an epoch's end, the stop or a phase change
-    # (the dual-student trainer's burn-in).
-    trainer.start_phase(step)
-    stop = min(end, trainer.phase_end(step) or end)
-    epoch = step // steps_per_epoch
-    epoch_end = (epoch + 1) * steps_per_epoch
-    if step % steps_per_epoch or stop < epoch_end:
-      last_epoch, epoch_steps = epoch + 1, min(epoch_end, stop) - step
+  # One run per workdir (the chief's; other workers save into scratch folders).
+  with io_utils.WorkdirLock(workdir) if is_chief else contextlib.nullcontext():
+    checkpoint_dir = os.path.join(workdir, "checkpoints")
+    if config_lib.checkpoint_prefixes(checkpoint_dir) and not allow_config_change:
+      config_lib.check_resumed_config(workdir)
+    keras.utils.set_random_seed(seed)
+    codec = task.codec
+    labeled, held_out = labeled_instances(task, num_labeled, split_mode, split_seed, split_file,
+                                          workdir)
+    if len(labeled) < batch_size:
+      raise ValueError(f"{len(labeled)} labeled instances is fewer than one batch ({batch_size})")
+    unlabeled_batch_size = unlabeled_batch_size or batch_size
+    # One augmentation for the labeled crops and the weak views (augment.py).
+    augment = augment_lib.TopDownAugment()
+    unlabeled = None
+    if trainer_fn.uses_unlabeled:
+      unlabeled = unlabeled_instances(held_out, unlabeled_sources)
+      if len(unlabeled) < unlabeled_batch_size:
+        raise ValueError(f"{len(unlabeled)} unlabeled instances is fewer than one batch "
+                         f"({unlabeled_batch_size})")
+      print(f"semi-supervised: {len(labeled)} labeled, {len(unlabeled)} unlabeled instances",
+            flush=True)
+      with distribution.scope():
+        # Pseudo-label PCK needs held-back labels (COCO-Partial, synthetic); never used to train.
+        trainer = trainer_fn(build_model=task.build_model, codec=codec,
+                             views=views_lib.MultiViewAugment(weak=augment),
+                             measure_pseudo_labels=bool(np.any(unlabeled.keypoints[..., 2] > 0)))
     else:
-      last_epoch, epoch_steps = epoch + (stop - step) // steps_per_epoch, steps_per_epoch
-    fitted = trainer.fit(make_data(step), initial_epoch=epoch, epochs=last_epoch,
-                         steps_per_epoch=epoch_steps, callbacks=callbacks, verbose=verbose,
-                         shuffle=False)
-    history += [dict(zip(fitted.history, values)) for values in zip(*fitted.history.values())]
+      with distribution.scope():
+        trainer = trainer_fn(build_model=task.build_model, codec=codec)
+    steps_per_epoch = steps_per_epoch or max(
+        len(labeled) // batch_size, len(unlabeled) // unlabeled_batch_size if unlabeled else 0)
+    total_steps = epochs * steps_per_epoch
+    schedule = learning_rate_schedule(learning_rate, total_steps, lr_decay_at, lr_decay_factor)
+    with distribution.scope():
+      trainer.compile([make_optimizer(schedule, precision) for _ in trainer.students])
+    checkpoint = tf.train.Checkpoint(**trainer.checkpoint_items())
+    save_dir = checkpoint_dir
+    if not is_chief:  # other workers save too (collectively) but into a scratch folder
+      save_dir = os.path.join(workdir, f"worker_{task_id}_scratch", "checkpoints")
+    manager = tf.train.CheckpointManager(checkpoint, save_dir, max_to_keep=keep_checkpoints)
+    latest = restore_newest(checkpoint, checkpoint_dir)  # every worker resumes from the chief's
+    if latest:
+      print(f"resumed from {latest}", flush=True)
+    elif init_checkpoint:
+      warm_start = config_lib.latest_checkpoint(coco.resolve_path(init_checkpoint))
+      # e.g. a supervised run from both students' burn-in uses student 1 only
+      checkpoint.restore(warm_start).assert_existing_objects_matched().expect_partial()
+      print(f"warm start from {warm_start}", flush=True)
+    if is_chief:  # only now: a refused run leaves the config of the checkpoints in place
+      io_utils.atomic_write_text(os.path.join(workdir, config_lib.SAVED_CONFIG), gin.config_str())
     step = callbacks_lib.current_step(trainer)
-  train_seconds = time.time() - start
-  last_metrics = {name: float(value) for name, value in trainer.scalar_metrics().items()}
-  if step < total_steps:
-    print(f"stopped at step {step} of {total_steps} (max_steps_per_run or stop_at_step)",
-          flush=True)
-    return {"_history": history, "_step": step}
-  if task.val_set is None or not is_chief:
-    return {"_history": history, "_train_metrics": last_metrics}
-  report = validate()
-  report["_history"] = history
-  report["_train_metrics"] = last_metrics
-  callbacks_lib.write_validation(writer, report, step)
-  write_summary(workdir, report, task, step, train_seconds, steps_done=step - start_step,
-                num_visualized=num_visualized, train_metrics=last_metrics if history else None)
-  return report
+
+    writer = (tf.summary.create_file_writer(os.path.join(workdir, "tensorboard")) if is_chief
+              else tf.summary.create_noop_writer())
+
+    def validate():
+      return eval_lib.evaluate(trainer.students, task, max_instances=max_val_instances,
+                               out_dir=os.path.join(workdir, "results"))
+
+    def make_data(start_step):
+      data = pipeline.labeled_dataset(labeled, codec, batch_size, augment, seed=seed,
+                                      start_step=start_step, padding=task.padding)
+      if unlabeled is not None and trainer.uses_unlabeled_at(start_step):
+        data = tf.data.Dataset.zip(data, pipeline.unlabeled_dataset(
+            unlabeled, codec, unlabeled_batch_size, trainer.views, seed=seed,
+            start_step=start_step, padding=task.padding, canvas_size=task.canvas_size))
+      # Every worker builds the same global batches and keeps its share (multi-worker).
+      options = tf.data.Options()
+      options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+      return data.with_options(options)
+
+    callbacks = [
+        callbacks_lib.CheckpointCallback(manager, checkpoint_every_steps),
+        callbacks_lib.SummaryCallback(writer, summary_every_steps),
+        callbacks_lib.SkippedImagesCallback(),
+    ]
+    if unlabeled is not None and image_every_epochs and is_chief:
+      sample = next(iter(pipeline.unlabeled_dataset(unlabeled, codec, 4, trainer.views, seed=seed,
+                                                    padding=task.padding,
+                                                    canvas_size=task.canvas_size)))
+      callbacks.append(callbacks_lib.PseudoLabelImageCallback(writer, sample, image_every_epochs))
+    if task.val_set is not None and is_chief:
+      callbacks.append(callbacks_lib.ValidationCallback(validate, writer, eval_every_epochs,
+                                                        epochs, steps_per_epoch))
+    start = time.time()
+    start_step = step
+    history = []
+    end = min(total_steps, step + max_steps_per_run) if max_steps_per_run else total_steps
+    if stop_at_step is not None:
+      end = min(end, stop_at_step)
+    while step < end:
+      # A fit covers whole epochs, or runs to an epoch's end, the stop or a phase change
+      # (the dual-student trainer's burn-in).
+      trainer.start_phase(step)
+      stop = min(end, trainer.phase_end(step) or end)
+      epoch = step // steps_per_epoch
+      epoch_end = (epoch + 1) * steps_per_epoch
+      if step % steps_per_epoch or stop < epoch_end:
+        last_epoch, epoch_steps = epoch + 1, min(epoch_end, stop) - step
+      else:
+        last_epoch, epoch_steps = epoch + (stop - step) // steps_per_epoch, steps_per_epoch
+      fitted = trainer.fit(make_data(step), initial_epoch=epoch, epochs=last_epoch,
+                           steps_per_epoch=epoch_steps, callbacks=callbacks, verbose=verbose,
+                           shuffle=False)
+      history += [dict(zip(fitted.history, values)) for values in zip(*fitted.history.values())]
+      step = callbacks_lib.current_step(trainer)
+    train_seconds = time.time() - start
+    last_metrics = {name: float(value) for name, value in trainer.scalar_metrics().items()}
+    if step < total_steps:
+      print(f"stopped at step {step} of {total_steps} (max_steps_per_run or stop_at_step)",
+            flush=True)
+      return {"_history": history, "_step": step}
+    if task.val_set is None or not is_chief:
+      return {"_history": history, "_train_metrics": last_metrics}
+    report = validate()
+    report["_history"] = history
+    report["_train_metrics"] = last_metrics
+    callbacks_lib.write_validation(writer, report, step)
+    write_summary(workdir, report, task, step, train_seconds, steps_done=step - start_step,
+                  num_visualized=num_visualized, train_metrics=last_metrics if history else None)
+    return report
+
+
+def restore_newest(checkpoint, checkpoint_dir):
+  """Restores the newest checkpoint of `checkpoint_dir` that reads; returns its prefix, or None
+  when the folder holds no checkpoint.
+
+  The state file names the newest; when it is unreadable or names missing files, or that
+  checkpoint does not restore (a damaged data file), the `ckpt-<step>` files are tried from the
+  highest step down. Checkpoint files of which none restores are an error, not a fresh start:
+  training from step 0 would overwrite them.
+  """
+  try:
+    named = tf.train.latest_checkpoint(checkpoint_dir)
+  except ValueError:  # an empty or unparsable state file
+    named = None
+  candidates = [named] if named else []
+  candidates += [p for p in config_lib.checkpoint_prefixes(checkpoint_dir) if p != named]
+  errors = []
+  for prefix in candidates:
+    try:
+      checkpoint.restore(prefix).assert_existing_objects_matched()
+    except Exception as e:  # pylint: disable=broad-except  (reader errors vary: OpError,
+      # IndexError on a short data file, AssertionError/ValueError on other objects; all listed)
+      errors.append(f"{prefix}: {type(e).__name__}: {str(e).strip().splitlines()[0][:300]}")
+      print(f"could not restore {errors[-1]}", flush=True)
+      continue
+    if prefix != named:
+      print(f"the checkpoint state file of {checkpoint_dir} "
+            f"{'names ' + named if named else 'is unreadable'}; resuming from {prefix}, the "
+            f"newest checkpoint that restores", flush=True)
+    return prefix
+  if candidates:
+    raise RuntimeError(f"none of the {len(candidates)} checkpoints in {checkpoint_dir} restores; "
+                       f"not starting from step 0 over them (move them away to do that):\n"
+                       + "\n".join(errors))
+  return None
 
 
 def write_summary(workdir, report, task, step, train_seconds, steps_done, num_visualized,
@@ -325,15 +371,22 @@ FLAGS = flags.FLAGS
 
 def _define_flags():
   config_lib.define_flags()
-  flags.DEFINE_string("workdir", None, "Output folder (default: runs/<config name>).")
+  flags.DEFINE_string("workdir", None,
+                      "Output folder (default: runs/<config names joined by '+'>).")
 
 
 def main(argv):
   del argv
   files = config_lib.parse(FLAGS.config, FLAGS.gin_bindings)
-  workdir = FLAGS.workdir or os.path.join(
-      "runs", os.path.splitext(os.path.basename(files[-1]))[0])
-  train(workdir=workdir)
+  train(workdir=FLAGS.workdir or default_workdir(files))
+
+
+def default_workdir(config_files):
+  """runs/<name of each config, joined by '+'>: `--config=configs/synthetic.gin
+  --config=configs/modes/supervised.gin` trains in runs/synthetic+supervised, not in the
+  folder of another run that shares its last config (bindings are checked on resume)."""
+  return os.path.join("runs", "+".join(os.path.splitext(os.path.basename(f))[0]
+                                       for f in config_files))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,127 @@
+"""Resuming a workdir: only under the config its checkpoints were trained with, from the newest
+checkpoint that restores (never from step 0 over existing ones), and one run at a time."""
+
+import os
+
+import gin
+import tensorflow as tf
+
+from tests import testing
+from tfpose_ssl import config as config_lib
+from tfpose_ssl import io_utils
+from tfpose_ssl import train as train_lib
+
+SAVED = """# Macros:
+# ==============================================================================
+K = 2
+
+# Parameters for train:
+# ==============================================================================
+train.init_checkpoint = \\
+    '/runs/burn_in'
+train.num_labeled = 300
+train.verbose = 2
+MultiViewAugment.strong_scale = (0.5,
+ 1.5)
+"""
+
+
+class ConfigChangesTest(tf.test.TestCase):
+
+  def test_parse_bindings_joins_continued_lines(self):
+    self.assertEqual(config_lib.parse_bindings(SAVED), {
+        "K": "2", "train.init_checkpoint": "'/runs/burn_in'", "train.num_labeled": "300",
+        "train.verbose": "2", "MultiViewAugment.strong_scale": "(0.5, 1.5)"})
+
+  def test_changes_name_bindings_and_macros_but_not_run_control(self):
+    now = (SAVED.replace("K = 2", "K = 3").replace("num_labeled = 300", "num_labeled = 500")
+           .replace("verbose = 2", "verbose = 0") + "train.seed = 1\n")
+    self.assertEqual(config_lib.config_changes(SAVED, now), [
+        ("K", "2", "3"), ("train.num_labeled", "300", "500"), ("train.seed", None, "1")])
+    self.assertEqual(config_lib.config_changes(SAVED, SAVED), [])
+
+  def test_checkpoint_prefixes_newest_first(self):
+    folder = self.get_temp_dir()
+    for name in ("ckpt-5.index", "ckpt-40.index", "ckpt-300.index", "ckpt-7.data-00000-of-00001",
+                 "other-9.index", "checkpoint"):
+      open(os.path.join(folder, name), "w").close()
+    self.assertEqual(config_lib.checkpoint_prefixes(folder),
+                     [os.path.join(folder, f"ckpt-{s}") for s in (300, 40, 5)])
+
+
+class RestoreNewestTest(tf.test.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.folder = os.path.join(self.get_temp_dir(), self._testMethodName, "checkpoints")
+    self.value = tf.Variable(0.0)
+    checkpoint = tf.train.Checkpoint(value=self.value)
+    manager = tf.train.CheckpointManager(checkpoint, self.folder, max_to_keep=5)
+    for step in (10, 20, 30):
+      self.value.assign(float(step))
+      manager.save(checkpoint_number=step)
+    self.value.assign(-1.0)
+    self.checkpoint = checkpoint
+
+  def restored(self):
+    prefix = train_lib.restore_newest(self.checkpoint, self.folder)
+    return os.path.basename(prefix), float(self.value.numpy())
+
+  def test_state_file_names_the_newest(self):
+    self.assertEqual(self.restored(), ("ckpt-30", 30.0))
+
+  def test_unreadable_state_file_falls_back_to_the_files(self):
+    for text in ("", "garbage {{{"):  # before: step 0 (garbage) or a ValueError (empty)
+      with open(os.path.join(self.folder, "checkpoint"), "w") as f:
+        f.write(text)
+      self.assertEqual(self.restored(), ("ckpt-30", 30.0))
+
+  def test_damaged_newest_checkpoint_falls_back_to_the_previous(self):
+    with open(os.path.join(self.folder, "ckpt-30.data-00000-of-00001"), "wb") as f:
+      f.write(b"\0" * 3)
+    self.assertEqual(self.restored(), ("ckpt-20", 20.0))
+
+  def test_no_restorable_checkpoint_is_an_error_not_a_fresh_start(self):
+    for step in (10, 20, 30):
+      os.remove(os.path.join(self.folder, f"ckpt-{step}.data-00000-of-00001"))
+    with self.assertRaisesRegex(RuntimeError, "none of the 3 checkpoints .* restores"):
+      train_lib.restore_newest(self.checkpoint, self.folder)
+
+  def test_empty_folder_is_a_fresh_start(self):
+    self.assertIsNone(train_lib.restore_newest(self.checkpoint,
+                                               os.path.join(self.get_temp_dir(), "nothing")))
+
+
+class WorkdirLockTest(tf.test.TestCase):
+
+  def test_second_holder_is_refused_until_the_first_releases(self):
+    workdir = self.get_temp_dir()
+    with io_utils.WorkdirLock(workdir):
+      with self.assertRaisesRegex(RuntimeError, f"pid {os.getpid()}.*another --workdir"):
+        with io_utils.WorkdirLock(workdir):
+          pass
+    with io_utils.WorkdirLock(workdir):  # released
+      pass
+
+  def test_train_refuses_a_locked_workdir_before_writing(self):
+    workdir = os.path.join(self.get_temp_dir(), "locked")
+    os.makedirs(workdir)
+    root = os.path.join(self.get_temp_dir(), "data")
+    testing.parse_config("smoke.gin", [f"train/synthetic_coco.root = '{root}'",
+                                       f"val/synthetic_coco.root = '{root}'"])
+    try:
+      with io_utils.WorkdirLock(workdir):
+        with self.assertRaisesRegex(RuntimeError, "another training run"):
+          train_lib.train(workdir=workdir)
+    finally:
+      gin.clear_config()
+    self.assertEqual(os.listdir(workdir), [".lock"])
+
+  def test_default_workdir_names_every_config(self):
+    self.assertEqual(train_lib.default_workdir(["configs/synthetic.gin",
+                                                "/x/configs/modes/supervised.gin"]),
+                     os.path.join("runs", "synthetic+supervised"))
+
+
+if __name__ == "__main__":
+  tf.test.main()
