@@ -5,7 +5,8 @@ r"""Runs an exported model on one image: draws the skeletons, writes COCO-format
   python -m tfpose_ssl.predict --model=exported/synthetic/pose_int8.tflite --image=photo.jpg ...
 
 --boxes is a COCO detection-results JSON (the entries of this image: its `image_id` is
---image_id, or the number in the file name as in COCO), or a JSON list of [x, y, w, h] boxes.
+--image_id, or the number in the file name as in COCO), or a JSON list of [x, y, w, h] or
+[x, y, w, h, score] boxes; boxes are clipped to the image as in evaluation.
 Without --boxes the whole image is one person box. The JSON output is a list of COCO keypoint
 results (pycocotools `loadRes` format); detector boxes get SimpleBaseline's rescoring and
 OKS-NMS, as in evaluation.
@@ -26,6 +27,7 @@ from tfpose_ssl import io_utils
 from tfpose_ssl import serving
 from tfpose_ssl import visualize
 from tfpose_ssl import warp
+from tfpose_ssl.data import coco
 
 FLAGS = flags.FLAGS
 
@@ -82,21 +84,48 @@ def load_predictor(path):
 
 
 def read_boxes(path, image_id, image_shape, threshold):
-  """Boxes `[N, 4]`, box scores `[N]` and whether they came from a detector."""
+  """Boxes `[N, 4]`, box scores `[N]`, whether they came from a detector, and skip counts.
+
+  Boxes are clipped to the image as in evaluation (`coco.clip_box`); boxes with nothing left,
+  and non-finite scores, are dropped and counted.
+  """
+  height, width = image_shape[:2]
+  skipped = {"bad_box": 0, "bad_score": 0}
   if not path:
-    height, width = image_shape[:2]
-    return np.array([[0.0, 0.0, width, height]], np.float32), np.ones(1, np.float32), False
+    return np.array([[0.0, 0.0, width, height]], np.float32), np.ones(1, np.float32), False, skipped
   with open(path) as f:
     entries = json.load(f)
-  if entries and isinstance(entries[0], dict):
+  if not isinstance(entries, list):
+    raise ValueError(f"{path}: expected a JSON list of COCO detections or of boxes")
+  detected = bool(entries) and isinstance(entries[0], dict)
+  if detected:
     if image_id is None:
-      raise ValueError("--boxes holds COCO detections: give --image_id or a COCO-named image")
-    rows = [e for e in entries if e.get("image_id") == image_id and
-            e.get("category_id", 1) == 1 and e.get("score", 1.0) >= threshold]
-    boxes = np.array([e["bbox"] for e in rows], np.float32).reshape(-1, 4)
-    return boxes, np.array([e.get("score", 1.0) for e in rows], np.float32), True
-  boxes = np.array(entries, np.float32).reshape(-1, 4)
-  return boxes, np.ones(len(boxes), np.float32), False
+      raise ValueError(f"{path} holds COCO detections: give --image_id, or an image named by its "
+                       f"COCO id (e.g. 000000000785.jpg)")
+    rows = [(e.get("bbox"), float(e.get("score", 1.0))) for e in entries
+            if e.get("image_id") == image_id and e.get("category_id", 1) == 1]
+  else:
+    rows = []
+    for entry in entries:
+      if not isinstance(entry, (list, tuple)) or len(entry) not in (4, 5):
+        raise ValueError(f"{path}: a box must be [x, y, w, h] or [x, y, w, h, score], got "
+                         f"{entry!r}")
+      rows.append((entry[:4], float(entry[4]) if len(entry) == 5 else 1.0))
+  boxes, scores = [], []
+  for box, score in rows:
+    if not np.isfinite(score):
+      skipped["bad_score"] += 1
+      continue
+    if score < threshold:
+      continue
+    clipped = coco.clip_box(box, width, height) if box is not None and len(box) == 4 else None
+    if clipped is None:
+      skipped["bad_box"] += 1
+      continue
+    boxes.append(clipped)
+    scores.append(score)
+  return (np.array(boxes, np.float32).reshape(-1, 4), np.array(scores, np.float32), detected,
+          skipped)
 
 
 def predict(model_path, image_path, boxes_path=None, image_id=None, box_threshold=0.5,
@@ -106,10 +135,14 @@ def predict(model_path, image_path, boxes_path=None, image_id=None, box_threshol
   image = visualize.read_rgb(image_path)
   if image_id is None:
     stem = os.path.splitext(os.path.basename(image_path))[0]
-    image_id = int(stem) if stem.isdigit() else 0
-  boxes, box_scores, detected = read_boxes(boxes_path, image_id, image.shape, box_threshold)
+    image_id = int(stem) if stem.isdigit() else None  # detections then need --image_id
+  boxes, box_scores, detected, skipped = read_boxes(boxes_path, image_id, image.shape,
+                                                    box_threshold)
+  if any(skipped.values()):
+    print(f"skipped boxes: {skipped}", flush=True)
   if not len(boxes):
     return [], image
+  image_id = 0 if image_id is None else image_id  # the results' label only
   keypoints, scores = predictor(image, boxes)
   padding = predictor.metadata["padding"]
   areas = boxes[:, 2] * boxes[:, 3] * padding ** 2
@@ -123,7 +156,8 @@ def predict(model_path, image_path, boxes_path=None, image_id=None, box_threshol
 def _define_flags():
   flags.DEFINE_string("model", None, "SavedModel folder or .tflite file.")
   flags.DEFINE_string("image", None, "Image file.")
-  flags.DEFINE_string("boxes", None, "COCO detection results or a list of [x, y, w, h].")
+  flags.DEFINE_string("boxes", None,
+                      "COCO detection results or a list of [x, y, w, h(, score)] boxes.")
   flags.DEFINE_integer("image_id", None, "The image's id in --boxes (default: from its name).")
   flags.DEFINE_float("box_threshold", 0.5, "Detection score threshold.")
   flags.DEFINE_float("joint_threshold", 0.3, "Joints below this score are not drawn.")
@@ -134,7 +168,6 @@ def _define_flags():
 
 def main(argv):
   del argv
-  from tfpose_ssl.data import coco  # pylint: disable=g-import-not-at-top
   results, drawn = predict(coco.resolve_path(FLAGS.model), coco.resolve_path(FLAGS.image),
                            coco.resolve_path(FLAGS.boxes), FLAGS.image_id, FLAGS.box_threshold,
                            FLAGS.joint_threshold)
