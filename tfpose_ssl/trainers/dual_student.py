@@ -100,6 +100,31 @@ def sigmoid_rampup(step, start, length):
   return tf.exp(-5.0 * tf.square(1.0 - t))
 
 
+def pseudo_label_pck(heatmaps, weights, truth, radius):
+  """PCK of heatmaps `[B, h, w, J]` (loss view's frame) against held-back labels `[B, J, 3]`.
+
+  Counted: every labeled joint that gets a target (weight > 0). Correct: its label lies in
+  the frame and the heatmap's maximum within `radius` `[B]` of it. So a target for a joint
+  the loss view does not show counts as wrong. Returns (correct, counted), `[B, J]` each.
+  """
+  xy = ph.first_argmax(heatmaps)
+  distance = tf.norm(xy - truth[..., :2], axis=-1)
+  size = tf.cast(tf.shape(heatmaps)[1:3], tf.float32)
+  inside = ((truth[..., 0] >= 0) & (truth[..., 0] <= size[1] - 1) &
+            (truth[..., 1] >= 0) & (truth[..., 1] <= size[0] - 1))
+  counted = tf.cast((weights > 0) & (truth[..., 2] > 0), tf.float32)
+  correct = tf.cast((distance <= radius[:, None]) & inside, tf.float32) * counted
+  return correct, counted
+
+
+def labels_in_view(keypoints, pck_radius, view_from_base, stride):
+  """Held-back labels `[B, J, 3]` (base-crop pixels) and PCK radii `[B]` in a view's heatmap
+  pixels: the joints mapped by `view_from_base` `[B, 3, 3]`, the radius scaled by its zoom."""
+  scale = tf.sqrt(tf.abs(tf.linalg.det(view_from_base[:, :2, :2])))
+  xy = geometry.apply_affine(keypoints[..., :2], view_from_base) / stride
+  return tf.concat([xy, keypoints[..., 2:]], -1), pck_radius * scale / stride
+
+
 @gin.configurable(denylist=["build_model", "codec"])
 class DualStudentTrainer(keras.Model):
   """Two students trained together on labeled and unlabeled crops (see module docstring).
@@ -313,22 +338,6 @@ class DualStudentTrainer(keras.Model):
 
   # Monitoring against held-back labels.
 
-  def _pseudo_pck(self, heatmaps, weights, truth, radius):
-    """PCK of heatmaps `[B, h, w, J]` (loss view's frame) against held-back labels `[B, J, 3]`.
-
-    Counted: every labeled joint that gets a target (weight > 0). Correct: its label lies in
-    the frame and the heatmap's maximum within `radius` `[B]` of it. So a target for a joint
-    the loss view does not show counts as wrong. Returns (correct, counted), `[B, J]` each.
-    """
-    xy = ph.first_argmax(heatmaps)
-    distance = tf.norm(xy - truth[..., :2], axis=-1)
-    size = tf.cast(tf.shape(heatmaps)[1:3], tf.float32)
-    inside = ((truth[..., 0] >= 0) & (truth[..., 0] <= size[1] - 1) &
-              (truth[..., 1] >= 0) & (truth[..., 1] <= size[0] - 1))
-    counted = tf.cast((weights > 0) & (truth[..., 2] > 0), tf.float32)
-    correct = tf.cast((distance <= radius[:, None]) & inside, tf.float32) * counted
-    return correct, counted
-
   def _uncertainty_floor(self, peaks, matrices, ensemble_ids, loss_matrix):
     """Eq. 6 for views that agree perfectly: `[B, J]`.
 
@@ -488,16 +497,12 @@ class DualStudentTrainer(keras.Model):
 
   def _measure(self, unlabeled, loss_matrix, n, before, after, own_prediction):
     """Pseudo-label PCK before/after selection and the student's own loss-view PCK."""
-    stride = float(self.codec.stride)
-    keypoints = unlabeled["keypoints"]
-    scale = tf.sqrt(tf.abs(tf.linalg.det(loss_matrix[:, :2, :2])))
-    xy = geometry.apply_affine(keypoints[..., :2], loss_matrix) / stride
-    truth = tf.concat([xy, keypoints[..., 2:]], -1)
-    radius = unlabeled["pck_radius"] * scale / stride
+    truth, radius = labels_in_view(unlabeled["keypoints"], unlabeled["pck_radius"], loss_matrix,
+                                   float(self.codec.stride))
     for name, (heatmaps, weights) in (("pseudo_pck_before", before),
                                       ("pseudo_pck_after", after),
                                       ("own_pck", (own_prediction, after[1]))):
-      correct, counted = self._pseudo_pck(heatmaps, weights, truth, radius)
+      correct, counted = pseudo_label_pck(heatmaps, weights, truth, radius)
       self.trackers[f"{name}_{n}"].update_state(
           tf.math.divide_no_nan(tf.reduce_sum(correct), tf.reduce_sum(counted)),
           sample_weight=tf.reduce_sum(counted))
