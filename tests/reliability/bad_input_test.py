@@ -4,6 +4,7 @@ problems become counted skips, and no bad sample crashes a run or silently shift
 import json
 import os
 import shutil
+import struct
 
 import gin
 import numpy as np
@@ -79,6 +80,33 @@ class BadImagesTest(tf.test.TestCase):
     invalid = batch["valid"].numpy() == 0
     self.assertTrue(np.any(invalid))
     self.assertAllEqual(batch["target_weight"].numpy()[invalid], np.zeros((invalid.sum(), 17)))
+
+  def test_readability_follows_the_format_not_a_byte_window(self):
+    pixels = tf.constant(np.random.RandomState(0).randint(0, 255, (40, 30, 3)).astype(np.uint8))
+    jpeg = tf.io.encode_jpeg(pixels).numpy()
+    row = 8  # a 2x2 24-bit BMP, rows padded to 4 bytes
+    body = (bytes([10, 20, 30]) * 2 + b"\0\0") * 2
+    bmp = (b"BM" + struct.pack("<IHHI", 54 + len(body), 0, 0, 54) +
+           struct.pack("<IiiHHIIiiII", 40, 2, 2, 1, 24, 0, 2 * row, 0, 0, 0, 0) + body)
+    gif = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00,\x00\x00\x00\x00"
+           b"\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+    cases = {  # name: (bytes, decoded height and width, or None: unreadable)
+        "jpeg": (jpeg, (40, 30)),
+        "jpeg with 100 bytes after its end marker": (jpeg + b"x" * 100, (40, 30)),  # was refused
+        "jpeg cut in its last scan": (jpeg[:-10], None),
+        "bmp": (bmp, (2, 2)),
+        "bmp cut short": (bmp[:-3], None),  # was accepted, then its decode error dropped it
+        "gif": (gif, (1, 1)),
+        "gif without its trailer": (gif[:-1], None),
+    }
+    for name, (data, size) in cases.items():
+      path = os.path.join(self.get_temp_dir(), "image.bin")
+      with open(path, "wb") as f:
+        f.write(data)
+      image, valid = pipeline.read_image(path)  # never raises
+      self.assertEqual(bool(valid), size is not None, name)
+      if size:
+        self.assertEqual(image.shape, size + (3,), name)
 
   def test_grayscale_and_cmyk_decode_to_rgb(self):
     image, valid = pipeline.read_image(os.path.join(TESTDATA, "cmyk.jpg"))

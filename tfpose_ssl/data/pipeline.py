@@ -21,19 +21,32 @@ AUTOTUNE = tf.data.AUTOTUNE
 
 
 def looks_complete(data):
-  """True for image bytes that can be decoded whole: a JPEG with its end-of-image marker in
-  the last 32 bytes, a PNG ending with its IEND chunk, or a BMP/GIF. Truncated, empty and
-  non-image files are False (in-graph, so a bad file never raises inside a run)."""
+  """True for image bytes that can be decoded whole; in-graph, so a bad file never raises
+  inside a run. Truncated, empty and non-image files are False.
+
+  - JPEG: an end-of-image marker (FF D9) after the last start-of-scan (FF DA). Entropy-coded
+    data cannot hold FF D9, so a file cut anywhere in its last scan has none; bytes appended
+    after the marker (some cameras and editors write them) are allowed.
+  - PNG: ends with its IEND chunk. BMP: at least the file size its header declares.
+    GIF: ends with its trailer byte (3B).
+  """
   n = tf.strings.length(data)
   jpeg = tf.strings.substr(data, 0, 3) == b"\xff\xd8\xff"
-  tail = tf.strings.substr(data, tf.maximum(n - 32, 0), 32)
-  starts = tf.range(tf.maximum(tf.strings.length(tail) - 1, 0))
-  pairs = tf.strings.substr(tf.fill(tf.shape(starts), tail), starts, tf.fill(tf.shape(starts), 2))
-  jpeg_complete = jpeg & tf.reduce_any(tf.equal(pairs, b"\xff\xd9"))
+  scans = tf.strings.split(data, sep=b"\xff\xda")
+  after_last_scan = scans[-1]
+  jpeg_complete = jpeg & (tf.size(scans) > 1) & (
+      tf.size(tf.strings.split(after_last_scan, sep=b"\xff\xd9")) > 1)
   png = tf.strings.substr(data, 0, 8) == b"\x89PNG\r\n\x1a\n"
   png_complete = png & (n >= 20) & (tf.strings.substr(data, tf.maximum(n - 8, 0), 4) == b"IEND")
-  other = (tf.strings.substr(data, 0, 2) == b"BM") | (tf.strings.substr(data, 0, 4) == b"GIF8")
-  return jpeg_complete | png_complete | other
+  bmp = (tf.strings.substr(data, 0, 2) == b"BM") & (n >= 6)
+  size_bytes = tf.io.decode_raw(tf.strings.substr(tf.strings.join([data, b"\0" * 6]), 2, 4),
+                               tf.uint8)  # little-endian uint32 at offset 2
+  declared = tf.reduce_sum(tf.cast(size_bytes, tf.int64) * tf.constant([1, 256, 65536, 16777216],
+                                                                       tf.int64))
+  bmp_complete = bmp & (tf.cast(n, tf.int64) >= declared)
+  gif = tf.strings.substr(data, 0, 4) == b"GIF8"
+  gif_complete = gif & (tf.strings.substr(data, tf.maximum(n - 1, 0), 1) == b";")
+  return jpeg_complete | png_complete | bmp_complete | gif_complete
 
 
 def read_image(path):
