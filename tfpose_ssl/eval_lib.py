@@ -40,8 +40,9 @@ def evaluate(students, task, out_dir=None, detections=None, score_threshold=None
   flip_test = task.flip_test if flip_test is None else flip_test
   instances, counts = coco.load_instances(task.val_set, detections=detections,
                                           score_threshold=score_threshold)
-  skipped = {k: v for k, v in counts.items()
-             if v and k in ("missing_image_file", "bad_box", "keypoints_outside_image")}
+  # Every count (crowd and keypoint-less people, unknown image ids, low or NaN detection
+  # scores, missing files, bad boxes, ...) goes into the saved summaries (`evaluated_set`).
+  skipped = {k: v for k, v in counts.items() if v}
   if skipped:
     print(f"validation: skipped or fixed {skipped}", flush=True)
   if max_instances:

@@ -145,6 +145,9 @@ class BadImagesTest(tf.test.TestCase):
     self.assertEqual(evaluated["skipped"]["missing_image_file"],
                      coco.load_instances(self.dataset)[1]["missing_image_file"])
     self.assertEqual(evaluated["instances"], len(report["_instances"]))
+    counts = coco.load_instances(self.dataset)[1]
+    self.assertEqual({k: v for k, v in evaluated["skipped"].items() if k != "unreadable_image"},
+                     {k: v for k, v in counts.items() if v})
 
   def test_a_validation_subset_keeps_whole_images(self):
     instances, _ = coco.load_instances(testing.coco_mini_dataset())
