@@ -15,6 +15,10 @@ import gin
 import tensorflow as tf
 
 
+# COCO joints of the upper body (nose, eyes, ears, shoulders, elbows, wrists), as HRNet's.
+UPPER_BODY = tuple(range(11))
+
+
 @gin.configurable
 @dataclasses.dataclass(frozen=True)
 class TopDownAugment:
@@ -24,11 +28,51 @@ class TopDownAugment:
   person looks smaller); rotation ~ clip(N(0, rotation_factor), -/+ 2 rotation_factor) deg
   with probability `rotation_prob`, else 0; horizontal flip with probability `flip_prob`.
   Defaults: DualPose's COCO configs (ROT_FACTOR 30, SCALE_FACTOR 0.25, FLIP), as the paper.
+  Labeled crops may first be re-centred on half the body (`half_body`; SimpleBaseline/HRNet
+  COCO: probability 0.3, more than 8 joints; configs/base.gin sets it for COCO).
   """
   scale_factor: float = 0.25
   rotation_factor: float = 30.0
   rotation_prob: float = 0.6
   flip_prob: float = 0.5
+  half_body_prob: float = 0.0
+  half_body_min_joints: int = 8
+  half_body_padding: float = 1.5
+
+  def half_body(self, keypoints, aspect_ratio, seed):
+    """HRNet's `half_body_transform` for one person `[J, 3]`: (applied, center `[2]`, scale
+    `[2]` in pixels), the region that replaces the person's box when `applied`.
+
+    Applied with probability `half_body_prob` to people with more than `half_body_min_joints`
+    labeled joints: the upper body (COCO joints 0-10) when a standard normal draw is below 0.5
+    and it has more than 2 labeled joints, else the lower body when it has more than 2, else
+    the upper; not applied when the chosen half has fewer than 2. The region is centred on the
+    mean of the chosen labeled joints and spans their extent grown to `aspect_ratio`
+    (width / height) and by `half_body_padding`. Only labeled crops get it: unlabeled people
+    have no labels to choose a half from (as in DualPose's code). `seed`: stateless `[2]`.
+    """
+    keypoints = tf.convert_to_tensor(keypoints, tf.float32)
+    labeled = keypoints[:, 2] > 0
+    upper = tf.range(tf.shape(keypoints)[0]) < len(UPPER_BODY)
+    count = lambda mask: tf.reduce_sum(tf.cast(mask, tf.int32))
+    seeds = tf.random.experimental.stateless_split(seed, 2)
+    take_upper = ((tf.random.stateless_normal([], seeds[0]) < 0.5) &
+                  (count(labeled & upper) > 2)) | (count(labeled & ~upper) <= 2)
+    chosen = labeled & tf.where(take_upper, upper, ~upper)
+    applied = ((count(labeled) > self.half_body_min_joints) &
+               (tf.random.stateless_uniform([], seeds[1]) < self.half_body_prob) &
+               (count(chosen) >= 2))
+    xy = keypoints[:, :2]
+    mask = chosen[:, None]
+    center = tf.reduce_sum(tf.where(mask, xy, 0.0), 0) / tf.maximum(
+        tf.cast(count(chosen), tf.float32), 1.0)
+    extent = (tf.reduce_max(tf.where(mask, xy, -1e9), 0) -
+              tf.reduce_min(tf.where(mask, xy, 1e9), 0))
+    w, h = extent[0], extent[1]
+    wider = w > aspect_ratio * h
+    scale = tf.stack([tf.where(wider, w, h * aspect_ratio),
+                      tf.where(wider, w / aspect_ratio, h)]) * self.half_body_padding
+    return applied, center, scale
 
   def sample(self, seed, shape=()):
     """(scales, rotations in degrees, flips) of `shape` from the stateless `seed` `[2]`."""

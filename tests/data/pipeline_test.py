@@ -73,6 +73,31 @@ class PipelineTest(tf.test.TestCase):
       dot = np.array(np.unravel_index(np.argmax(warped), warped.shape)) / 4.0
       self.assertLessEqual(np.abs(np.array(peak) - dot).max(), 1.0)
 
+  def test_half_body_crops_are_the_regions_of_the_chosen_half(self):
+    augment = augment_lib.TopDownAugment(scale_factor=0.0, rotation_factor=0.0, flip_prob=0.0,
+                                         half_body_prob=1.0)
+    n = len(self.instances)
+    batch = next(iter(pipeline.labeled_dataset(self.instances, self.codec, n, augment, seed=4)))
+    order = list(pipeline.index_stream(n, 4).take(n).as_numpy_iterator())
+    applied_count = 0
+    for i, (position, index) in enumerate(order):
+      keypoints = self.instances.keypoints[index]
+      applied, center, scale = augment.half_body(
+          keypoints, self.codec.aspect_ratio,
+          tf.random.experimental.stateless_fold_in(tf.constant([4, position], tf.int64), 1))
+      if not bool(applied):
+        center, scale = geometry.box_to_center_scale(self.instances.boxes[index],
+                                                     self.codec.aspect_ratio)
+      applied_count += int(bool(applied))
+      matrix = geometry.affine_from_params(center, scale, 0.0, self.codec.input_size)
+      heatmaps, weights = self.codec.encode(
+          pipeline.transform_keypoints(tf.constant(keypoints), matrix, tf.constant(False)))
+      self.assertAllClose(batch["target_weight"][i], weights)
+      self.assertAllClose(batch["heatmaps"][i], heatmaps, atol=1e-5)
+    # The mini set's people with more than 8 labeled joints get half-body crops.
+    self.assertEqual(applied_count, int(np.sum((self.instances.keypoints[..., 2] > 0).sum(1) > 8)))
+    self.assertGreater(applied_count, 0)
+
   def test_eval_dataset_in_order_and_eager_equals_tf_data(self):
     batches = list(pipeline.eval_dataset(self.instances, self.codec, 5))
     self.assertEqual(np.concatenate([b["index"].numpy() for b in batches]).tolist(),

@@ -126,9 +126,16 @@ def labeled_dataset(instances, codec, batch_size, augment=None, seed=0, start_st
   table = _instance_table(instances, codec.aspect_ratio, padding)
 
   def load(position, index):
-    s, r, flip = augment.sample(tf.stack([tf.constant(seed, tf.int64), position]))
-    center = table["center"][index]
-    scale = table["scale"][index] * s
+    element_seed = tf.stack([tf.constant(seed, tf.int64), position])
+    s, r, flip = augment.sample(element_seed)
+    center, scale = table["center"][index], table["scale"][index]
+    if augment.half_body_prob > 0:  # its own seed: the other draws stay as without it
+      applied, half_center, half_scale = augment.half_body(
+          table["keypoints"][index], codec.aspect_ratio,
+          tf.random.experimental.stateless_fold_in(element_seed, 1))
+      center = tf.where(applied, half_center, center)
+      scale = tf.where(applied, half_scale, scale)
+    scale = scale * s
     matrix = geometry.affine_from_params(center, scale, r, codec.input_size, flip)
     image, valid = read_image(table["path"][index])
     keypoints = transform_keypoints(table["keypoints"][index], matrix, flip)
