@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 
 import gin
 import keras
@@ -18,6 +20,7 @@ from tfpose_ssl import predict
 from tfpose_ssl import serving
 from tfpose_ssl import task as task_lib
 from tfpose_ssl import views as views_lib
+from tfpose_ssl import visualize
 from tfpose_ssl import warp
 from tfpose_ssl.data import coco
 from tfpose_ssl.models import simple_baseline
@@ -187,6 +190,31 @@ class EvalParityAndPredictTest(tf.test.TestCase):
     results = evaluation.to_coco_results(instances.image_ids, xy, scores, instances.scores, areas)
     ap = evaluation.coco_keypoint_metrics(self.task.val_set.annotation_path, results)["AP"]
     self.assertEqual(ap, report["ensemble"]["AP"])
+
+  def test_saved_model_cli_run_gives_what_predict_gives(self):
+    # TensorFlow's own client (what TF Serving users check signatures with) on a real image.
+    mini = testing.coco_mini_dir()
+    image_path = os.path.join(mini, "images", "000000000785.jpg")
+    detections = os.path.join(mini, "annotations", "person_detection_results_mini.json")
+    predictor = predict.SavedModelPredictor(self.saved)
+    image = visualize.read_rgb(image_path)
+    boxes, _, _, _ = predict.read_boxes(detections, 785, image.shape, 0.5)
+    self.assertNotEmpty(boxes)
+    inputs = os.path.join(self.tmp, "cli_inputs")
+    os.makedirs(inputs, exist_ok=True)
+    np.save(os.path.join(inputs, "image.npy"), image)
+    np.save(os.path.join(inputs, "boxes.npy"), boxes)
+    out = os.path.join(self.tmp, "cli_outputs")
+    command = [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli", "run",
+               f"--dir={self.saved}", "--tag_set=serve", "--signature_def=serving_default",
+               f"--inputs=image={inputs}/image.npy;boxes={inputs}/boxes.npy", f"--outdir={out}",
+               "--overwrite"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False,
+                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    self.assertEqual(result.returncode, 0, result.stderr[-2000:])
+    keypoints, scores = predictor(image, boxes)
+    self.assertAllClose(np.load(os.path.join(out, "keypoints.npy")), keypoints, atol=1e-3)
+    self.assertAllClose(np.load(os.path.join(out, "scores.npy")), scores, atol=1e-5)
 
   def test_predict_writes_png_and_coco_json(self):
     mini = testing.coco_mini_dir()

@@ -41,6 +41,11 @@ class PoseServingModule(tf.Module):
                metadata=None):
     super().__init__()
     self.models = list(models)
+    # The students' underlying tf.Variables, tracked by this module: without them the
+    # SavedModel restores its variables only through TF2's object graph, and TF1-session
+    # loaders (TF Serving, `saved_model_cli run`) fail with "Could not find variable
+    # <layer>/kernel" (keras-team/keras#19274, tensorflow/tensorflow#72963).
+    self.tf_variables = [weight.value for model in self.models for weight in model.weights]
     self.codec = codec
     self.padding = float(padding)
     self.flip_test = bool(flip_test)
