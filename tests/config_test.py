@@ -2,6 +2,8 @@
 
 import glob
 import os
+import subprocess
+import sys
 
 import gin
 import tensorflow as tf
@@ -86,6 +88,19 @@ class ConfigTest(tf.test.TestCase):
     with self.assertRaisesRegex(FileNotFoundError, "nope.gin"):
       config_lib.parse(["configs/nope.gin"], [])
 
+
+class CommandLineHelpTest(tf.test.TestCase):
+
+  def test_help_lists_the_config_flags(self):
+    # Before: --config and --gin_bindings showed only under --helpfull.
+    for binary, extra in (("train", ["--workdir"]), ("eval", ["--checkpoint"]),
+                          ("export", ["--checkpoint"]), ("demo", [])):
+      result = subprocess.run([sys.executable, "-m", f"tfpose_ssl.{binary}", "--help"],
+                              cwd=testing.REPO_ROOT, capture_output=True, text=True, timeout=300,
+                              check=False, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+      self.assertIn("flags:", result.stdout, binary + result.stderr[-1000:])  # absl exits 1
+      for flag in ["--config", "--gin_bindings", *extra]:
+        self.assertIn(f"  {flag}:", result.stdout, f"{binary} --help lacks {flag}")
 
 if __name__ == "__main__":
   tf.test.main()

@@ -139,6 +139,7 @@ def comparison(summaries):
 
 def _define_flags():
   config_lib.define_flags()
+  flags.adopt_module_key_flags(config_lib)  # --config, --gin_bindings in --help
   flags.DEFINE_string("workdir", "runs/synthetic", "Output folder.")
 
 

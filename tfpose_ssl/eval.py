@@ -27,6 +27,7 @@ FLAGS = flags.FLAGS
 
 def _define_flags():
   config_lib.define_flags()
+  flags.adopt_module_key_flags(config_lib)  # --config, --gin_bindings in --help
   flags.DEFINE_string("checkpoint", None, "Training workdir, checkpoint folder or prefix.")
   flags.DEFINE_string("boxes", None, "COCO detection-results JSON (default: GT boxes).")
   flags.DEFINE_float("score_threshold", None, "Detection score threshold (default: config).")

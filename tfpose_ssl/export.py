@@ -49,6 +49,7 @@ def build_module(task, checkpoint, model="ensemble", flip_test=False, uncertaint
 
 def _define_flags():
   config_lib.define_flags()
+  flags.adopt_module_key_flags(config_lib)  # --config, --gin_bindings in --help
   flags.DEFINE_string("checkpoint", None, "Training workdir, checkpoint folder or prefix.")
   flags.DEFINE_string("out", None, "Output folder.")
   flags.DEFINE_enum("model", "ensemble", ["student_1", "student_2", "ensemble"],

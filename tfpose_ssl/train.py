@@ -371,6 +371,7 @@ FLAGS = flags.FLAGS
 
 def _define_flags():
   config_lib.define_flags()
+  flags.adopt_module_key_flags(config_lib)  # --config, --gin_bindings in --help
   flags.DEFINE_string("workdir", None,
                       "Output folder (default: runs/<config names joined by '+'>).")
 
