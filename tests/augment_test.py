@@ -48,7 +48,29 @@ class HalfBodyTest(tf.test.TestCase):
     half_extent = (chosen.max(0) - chosen.min(0)) / 2
     self.assertAllClose(np.max(half_extent * 1.5 / (scale / 2)), 1.0)
 
-  def test_lower_half_when_the_upper_has_too_few(self):
+  def test_only_the_lower_half_is_labeled_enough(self):
+    # Upper: 0, 5 (2 joints); lower: 6. With the default (more than 8 joints) never applied;
+    # with a lower minimum always the lower half (the upper has <= 2).
+    keypoints = person([0, 5, 11, 12, 13, 14, 15, 16])
+    self.assertFalse(any(bool(self.augment.half_body(keypoints, 0.75, seed)[0])
+                         for seed in self.seeds))
+    augment = augment_lib.TopDownAugment(half_body_prob=1.0, half_body_min_joints=4)
+    center, scale = expected_region(keypoints, [11, 12, 13, 14, 15, 16], 0.75)
+    for seed in self.seeds:
+      applied, c, s = augment.half_body(keypoints, 0.75, seed)
+      self.assertTrue(bool(applied))
+      self.assertAllClose(c, center)
+      self.assertAllClose(s, scale)
+
+  def test_not_applied_when_the_chosen_joints_coincide(self):
+    keypoints = person(list(range(17)))
+    keypoints[:11, :2] = [30.0, 40.0]  # the whole upper body on one pixel
+    keypoints[11:, 2] = 0.0
+    keypoints[11:13, 2] = 2.0  # lower: 2 joints, so the upper half is chosen
+    for seed in self.seeds:
+      self.assertFalse(bool(self.augment.half_body(keypoints, 0.75, seed)[0]))
+
+  def test_random_half_when_both_qualify(self):
     labeled = [5, 6, 11, 12, 13, 14, 15, 16, 9, 10]  # upper: 5, 6, 9, 10 (4); lower: 6
     keypoints = person(labeled)
     upper_center, _ = expected_region(keypoints, [5, 6, 9, 10], 0.75)

@@ -24,8 +24,11 @@ class ReadBoxesTest(tf.test.TestCase):
     # Before: the 5-number row was reshaped into wrong boxes and nothing was clipped.
     self.assertAllClose(boxes, [[0, 5, 20, 20], [90, 40, 10, 10]])
     self.assertAllClose(scores, [1.0, 0.8])
-    self.assertFalse(detected)
-    self.assertEqual(skipped, {"bad_box": 1, "bad_score": 1})
+    self.assertTrue(detected)  # scored boxes: a detector's (rescoring, OKS-NMS)
+    self.assertEqual(skipped, {"bad_box": 1, "bad_score": 1, "low_score": 0})
+    _, _, detected, skipped = predict.read_boxes(self.write([[1, 2, 3, 4, 0.2], [1, 2, 3, 4]]),
+                                                 None, (50, 100, 3), 0.5)
+    self.assertEqual(skipped["low_score"], 1)  # counted, so "0 people" is explained
 
   def test_malformed_plain_box_is_an_error(self):
     with self.assertRaisesRegex(ValueError, r"\[x, y, w, h\] or \[x, y, w, h, score\]"):
@@ -36,13 +39,14 @@ class ReadBoxesTest(tf.test.TestCase):
         {"image_id": 7, "category_id": 1, "bbox": [95, 0, 20, 10], "score": 0.9},
         {"image_id": 7, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.2},
         {"image_id": 7, "category_id": 1, "bbox": [0, 0, 10, 10], "score": float("nan")},
+        {"image_id": 7, "category_id": 1, "bbox": [0, 0, 10, 10], "score": None},
         {"image_id": 8, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.9},
         {"image_id": 7, "category_id": 2, "bbox": [0, 0, 10, 10], "score": 0.9}])
     boxes, scores, detected, skipped = predict.read_boxes(path, 7, (50, 100, 3), 0.5)
     self.assertAllClose(boxes, [[95, 0, 5, 10]])
     self.assertAllClose(scores, [0.9])
     self.assertTrue(detected)
-    self.assertEqual(skipped, {"bad_box": 0, "bad_score": 1})
+    self.assertEqual(skipped, {"bad_box": 0, "bad_score": 2, "low_score": 1})
 
   def test_detections_need_an_image_id(self):
     # Before: a file name that is not a number became image 0 and silently "0 people".

@@ -74,6 +74,23 @@ class SupervisedTrainTest(tf.test.TestCase):
     with open(os.path.join(self.get_temp_dir(), "a", "summary.json")) as f:
       self.assertEqual(json.load(f)["step"], 16)
 
+  def test_a_damaged_newest_checkpoint_and_state_file_resume_from_the_previous(self):
+    workdir = os.path.join(self.get_temp_dir(), "damaged")
+    first = self._run(workdir)
+    folder = os.path.join(workdir, "checkpoints")
+    with open(os.path.join(folder, "ckpt-12.data-00000-of-00001"), "wb") as f:
+      f.write(b"\0" * 3)
+    open(os.path.join(folder, "checkpoint"), "w").close()  # empty: the manager raised on it
+    again = self._run(workdir)
+    self.assertLen(again["_history"], 1)  # epoch 3 again, from ckpt-8 (not from step 0)
+    self.assertTrue(os.path.isfile(os.path.join(folder, "damaged", "ckpt-12.index")))
+    latest = tf.train.latest_checkpoint(folder)
+    self.assertEndsWith(latest, "ckpt-12")  # written anew, and it restores
+    reader = tf.train.load_checkpoint(latest)
+    self.assertNotEmpty(reader.get_variable_to_shape_map())
+    # Seeded and step-keyed: the repaired run ends with the uninterrupted run's model.
+    self.assertAllClose(again["student_1"]["AP"], first["student_1"]["AP"])
+
   def test_eval_restores_the_checkpoint_from_its_workdir(self):
     workdir = os.path.join(self.get_temp_dir(), "for_eval")
     report = self._run(workdir)

@@ -48,8 +48,9 @@ class TopDownAugment:
     and it has more than 2 labeled joints, else the lower body when it has more than 2, else
     the upper; not applied when the chosen half has fewer than 2. The region is centred on the
     mean of the chosen labeled joints and spans their extent grown to `aspect_ratio`
-    (width / height) and by `half_body_padding`. Only labeled crops get it: unlabeled people
-    have no labels to choose a half from (as in DualPose's code). `seed`: stateless `[2]`.
+    (width / height) and by `half_body_padding` (not applied when they all coincide). Only
+    labeled crops get it: unlabeled people have no labels to choose a half from (as in
+    DualPose's code). `seed`: stateless `[2]`.
     """
     keypoints = tf.convert_to_tensor(keypoints, tf.float32)
     labeled = keypoints[:, 2] > 0
@@ -68,6 +69,7 @@ class TopDownAugment:
         tf.cast(count(chosen), tf.float32), 1.0)
     extent = (tf.reduce_max(tf.where(mask, xy, -1e9), 0) -
               tf.reduce_min(tf.where(mask, xy, 1e9), 0))
+    applied &= tf.reduce_max(extent) > 0.0  # joints on one point: no region to crop
     w, h = extent[0], extent[1]
     wider = w > aspect_ratio * h
     scale = tf.stack([tf.where(wider, w, h * aspect_ratio),

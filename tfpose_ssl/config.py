@@ -1,5 +1,6 @@
 """gin configuration for the binaries: --config/--gin_bindings parsing and path resolution."""
 
+import inspect
 import os
 import re
 
@@ -15,10 +16,11 @@ SAVED_CONFIG = "config.gin"
 
 # `train` parameters that pace or watch a run without changing what it computes: a resumed run
 # may change them (the final evaluation's subset included; its size is recorded in summary.json).
+# `init_checkpoint` is only read when a workdir holds no checkpoint, so never on a resume.
 RUN_CONTROL = ("verbose", "max_steps_per_run", "stop_at_step", "summary_every_steps",
                "eval_every_epochs", "image_every_epochs", "num_visualized",
                "checkpoint_every_steps", "keep_checkpoints", "strategy", "max_val_instances",
-               "allow_config_change")
+               "allow_config_change", "init_checkpoint")
 
 
 class ConfigMismatchError(ValueError):
@@ -103,13 +105,38 @@ def parse_bindings(config_text):
   return {k: " ".join(v.replace("\\", " ").split()) for k, v in bindings.items()}
 
 
+def default_text(key):
+  """The default value of the parameter `key` ('[scope/]Configurable.param') as gin prints it,
+  or None when it has none or is not a registered configurable's (e.g. a macro)."""
+  name, _, param = key.rpartition(".")
+  if not name:
+    return None
+  registry = gin.config._REGISTRY  # pylint: disable=protected-access  (gin 0.5 has no API)
+  try:
+    configurable = registry.get_match(name.split("/")[-1])
+    parameter = inspect.signature(configurable.wrapped).parameters[param]
+  except (KeyError, ValueError, TypeError, AttributeError):
+    return None
+  if parameter.default is inspect.Parameter.empty:
+    return None
+  return " ".join(repr(parameter.default).split())
+
+
 def config_changes(saved_text, current_text, ignore=RUN_CONTROL):
-  """[(name, saved value, current value)] of bindings and macros that differ (None: unbound),
-  leaving out `train.<p>` for p in `ignore`."""
+  """[(name, saved value, current value)] of bindings and macros that differ, leaving out
+  `train.<p>` for p in `ignore`. An unbound parameter counts as its default value (None when
+  it has none), so binding a parameter to its default is no change."""
   saved, current = parse_bindings(saved_text), parse_bindings(current_text)
   skip = {f"train.{p}" for p in ignore}
-  return [(k, saved.get(k), current.get(k)) for k in sorted(set(saved) | set(current))
-          if k not in skip and saved.get(k) != current.get(k)]
+  changes = []
+  for key in sorted(set(saved) | set(current)):
+    if key in skip:
+      continue
+    default = default_text(key)
+    old, new = saved.get(key, default), current.get(key, default)
+    if old != new:
+      changes.append((key, old, new))
+  return changes
 
 
 def check_resumed_config(workdir):

@@ -45,9 +45,10 @@ def evaluate(students, task, out_dir=None, detections=None, score_threshold=None
   skipped = {k: v for k, v in counts.items() if v}
   if skipped:
     print(f"validation: skipped or fixed {skipped}", flush=True)
+  loaded = len(instances)
   if max_instances:
     instances = first_images(instances, max_instances)
-  report = {"_predictions": {}, "_instances": instances, "_skipped": skipped,
+  report = {"_predictions": {}, "_instances": instances, "_skipped": skipped, "_loaded": loaded,
             "_valid": np.ones(len(instances), bool)}
   for name, models in model_sets(students).items():
     xy, scores, valid = inference.predict_instances(models, codec, instances, batch_size,
@@ -87,10 +88,14 @@ def first_images(instances, max_instances):
 
 
 def evaluated_set(report):
-  """What an evaluation covered, for the saved summaries: instances and images evaluated, and
-  every instance skipped, by reason."""
+  """What an evaluation covered, for the saved summaries: the instances read from the
+  annotation file (`loaded_instances`), the instances and images evaluated (fewer with
+  `max_instances`), and `skipped`: the annotation file's skips by reason (crowd, unknown image,
+  low score, missing file, ...; over the whole file) and `unreadable_image` (over the
+  evaluated instances)."""
   instances = report["_instances"]
-  return {"instances": int(len(instances)),
+  return {"loaded_instances": int(report.get("_loaded", len(instances))),
+          "instances": int(len(instances)),
           "images": int(len(set(instances.image_ids.tolist()))),
           "skipped": dict(report["_skipped"])}
 

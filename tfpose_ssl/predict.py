@@ -90,7 +90,7 @@ def read_boxes(path, image_id, image_shape, threshold):
   and non-finite scores, are dropped and counted.
   """
   height, width = image_shape[:2]
-  skipped = {"bad_box": 0, "bad_score": 0}
+  skipped = {"bad_box": 0, "bad_score": 0, "low_score": 0}
   if not path:
     return np.array([[0.0, 0.0, width, height]], np.float32), np.ones(1, np.float32), False, skipped
   with open(path) as f:
@@ -102,7 +102,7 @@ def read_boxes(path, image_id, image_shape, threshold):
     if image_id is None:
       raise ValueError(f"{path} holds COCO detections: give --image_id, or an image named by its "
                        f"COCO id (e.g. 000000000785.jpg)")
-    rows = [(e.get("bbox"), float(e.get("score", 1.0))) for e in entries
+    rows = [(e.get("bbox"), e.get("score", 1.0)) for e in entries
             if e.get("image_id") == image_id and e.get("category_id", 1) == 1]
   else:
     rows = []
@@ -110,13 +110,15 @@ def read_boxes(path, image_id, image_shape, threshold):
       if not isinstance(entry, (list, tuple)) or len(entry) not in (4, 5):
         raise ValueError(f"{path}: a box must be [x, y, w, h] or [x, y, w, h, score], got "
                          f"{entry!r}")
-      rows.append((entry[:4], float(entry[4]) if len(entry) == 5 else 1.0))
+      rows.append((entry[:4], entry[4] if len(entry) == 5 else 1.0))
+      detected |= len(entry) == 5  # scored boxes are a detector's: rescoring and OKS-NMS
   boxes, scores = [], []
   for box, score in rows:
-    if not np.isfinite(score):
+    if not isinstance(score, (int, float)) or not np.isfinite(score):  # NaN, null, text
       skipped["bad_score"] += 1
       continue
     if score < threshold:
+      skipped["low_score"] += 1
       continue
     clipped = coco.clip_box(box, width, height) if box is not None and len(box) == 4 else None
     if clipped is None:

@@ -209,8 +209,10 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
     save_dir = checkpoint_dir
     if not is_chief:  # other workers save too (collectively) but into a scratch folder
       save_dir = os.path.join(workdir, f"worker_{task_id}_scratch", "checkpoints")
+    # Every worker resumes from the chief's checkpoints; the chief repairs their state first,
+    # so that the manager (which reads it) neither fails on it nor keeps a damaged one.
+    latest = restore_newest(checkpoint, checkpoint_dir, repair=is_chief)
     manager = tf.train.CheckpointManager(checkpoint, save_dir, max_to_keep=keep_checkpoints)
-    latest = restore_newest(checkpoint, checkpoint_dir)  # every worker resumes from the chief's
     if latest:
       print(f"resumed from {latest}", flush=True)
     elif init_checkpoint:
@@ -293,14 +295,17 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
     return report
 
 
-def restore_newest(checkpoint, checkpoint_dir):
+def restore_newest(checkpoint, checkpoint_dir, repair=True):
   """Restores the newest checkpoint of `checkpoint_dir` that reads; returns its prefix, or None
   when the folder holds no checkpoint.
 
   The state file names the newest; when it is unreadable or names missing files, or that
   checkpoint does not restore (a damaged data file), the `ckpt-<step>` files are tried from the
   highest step down. Checkpoint files of which none restores are an error, not a fresh start:
-  training from step 0 would overwrite them.
+  training from step 0 would overwrite them. With `repair`, after such a fallback the files
+  that did not restore move to `<checkpoint_dir>/damaged/` and the state file is rewritten to
+  name the restored checkpoint (and the older ones), so that saving, evaluation and export
+  carry on from it.
   """
   try:
     named = tf.train.latest_checkpoint(checkpoint_dir)
@@ -321,12 +326,32 @@ def restore_newest(checkpoint, checkpoint_dir):
       print(f"the checkpoint state file of {checkpoint_dir} "
             f"{'names ' + named if named else 'is unreadable'}; resuming from {prefix}, the "
             f"newest checkpoint that restores", flush=True)
+      if repair:
+        _repair_checkpoint_state(checkpoint_dir, prefix, candidates[:candidates.index(prefix)])
     return prefix
   if candidates:
     raise RuntimeError(f"none of the {len(candidates)} checkpoints in {checkpoint_dir} restores; "
                        f"not starting from step 0 over them (move them away to do that):\n"
                        + "\n".join(errors))
   return None
+
+
+def _repair_checkpoint_state(checkpoint_dir, restored, damaged):
+  """Moves the `damaged` checkpoints' files aside and points the state file at `restored`."""
+  if damaged:
+    aside = os.path.join(checkpoint_dir, "damaged")
+    os.makedirs(aside, exist_ok=True)
+    for prefix in damaged:
+      for path in tf.io.gfile.glob(prefix + ".*"):
+        os.replace(path, os.path.join(aside, os.path.basename(path)))
+    print(f"moved {len(damaged)} checkpoint(s) that did not restore to {aside}", flush=True)
+  kept = [p for p in config_lib.checkpoint_prefixes(checkpoint_dir) if p != restored]
+  paths = kept[::-1] + [restored]
+  # The state file CheckpointManager reads; with timestamps it keeps managing (and rotating)
+  # these checkpoints.
+  tf.compat.v1.train.update_checkpoint_state(
+      checkpoint_dir, restored, all_model_checkpoint_paths=paths,
+      all_model_checkpoint_timestamps=[os.path.getmtime(p + ".index") for p in paths])
 
 
 def write_summary(workdir, report, task, step, train_seconds, steps_done, num_visualized,

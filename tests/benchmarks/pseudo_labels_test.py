@@ -128,6 +128,13 @@ class TinyRunTest(tf.test.TestCase):
     with open(os.path.join(out, "pseudo_labels.md")) as f:
       self.assertIn("| 1 weak + 1 strong, max |", f.read())
 
+  def test_workdir_of_a_workdir_folder_or_prefix(self):
+    workdir = os.path.join(self.get_temp_dir(), "w")
+    os.makedirs(os.path.join(workdir, "checkpoints"))
+    for given in (workdir, workdir + "/", os.path.join(workdir, "checkpoints"),
+                  os.path.join(workdir, "checkpoints", "ckpt-20")):
+      self.assertEqual(pseudo_labels.workdir_of(given), workdir, given)
+
   def test_refuses_a_run_without_held_back_labels(self):
     testing.parse_config("smoke.gin", ["train.num_labeled = None"])
     with self.assertRaisesRegex(ValueError, "held-back labels"):

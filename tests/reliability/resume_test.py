@@ -37,8 +37,18 @@ class ConfigChangesTest(tf.test.TestCase):
     now = (SAVED.replace("K = 2", "K = 3").replace("num_labeled = 300", "num_labeled = 500")
            .replace("verbose = 2", "verbose = 0") + "train.seed = 1\n")
     self.assertEqual(config_lib.config_changes(SAVED, now), [
-        ("K", "2", "3"), ("train.num_labeled", "300", "500"), ("train.seed", None, "1")])
+        ("K", "2", "3"), ("train.num_labeled", "300", "500"), ("train.seed", "0", "1")])
     self.assertEqual(config_lib.config_changes(SAVED, SAVED), [])
+
+  def test_a_binding_to_the_default_and_init_checkpoint_are_no_change(self):
+    # e.g. a workdir trained before a config file bound a new parameter to its default value;
+    # the warm-start source is never read on a resume (a rerun may spell its path otherwise).
+    now = (SAVED.replace("'/runs/burn_in'", "'./runs/burn_in'") +
+           "TopDownAugment.half_body_prob = 0.0\ntrain.seed = 0\n")
+    self.assertEqual(config_lib.config_changes(SAVED, now), [])
+    changed = SAVED + "TopDownAugment.half_body_prob = 0.3\n"
+    self.assertEqual(config_lib.config_changes(SAVED, changed),
+                     [("TopDownAugment.half_body_prob", "0.0", "0.3")])
 
   def test_checkpoint_prefixes_newest_first(self):
     folder = self.get_temp_dir()
@@ -70,16 +80,35 @@ class RestoreNewestTest(tf.test.TestCase):
   def test_state_file_names_the_newest(self):
     self.assertEqual(self.restored(), ("ckpt-30", 30.0))
 
-  def test_unreadable_state_file_falls_back_to_the_files(self):
+  def test_unreadable_state_file_falls_back_to_the_files_and_is_rewritten(self):
     for text in ("", "garbage {{{"):  # before: step 0 (garbage) or a ValueError (empty)
       with open(os.path.join(self.folder, "checkpoint"), "w") as f:
         f.write(text)
       self.assertEqual(self.restored(), ("ckpt-30", 30.0))
+      # The manager the training loop builds next reads the repaired state (an empty one made
+      # its constructor raise) and knows all three checkpoints.
+      manager = tf.train.CheckpointManager(self.checkpoint, self.folder, max_to_keep=5)
+      self.assertEqual([os.path.basename(p) for p in manager.checkpoints],
+                       ["ckpt-10", "ckpt-20", "ckpt-30"])
 
   def test_damaged_newest_checkpoint_falls_back_to_the_previous(self):
     with open(os.path.join(self.folder, "ckpt-30.data-00000-of-00001"), "wb") as f:
       f.write(b"\0" * 3)
     self.assertEqual(self.restored(), ("ckpt-20", 20.0))
+    # Kept aside, not deleted, and no longer named: saving step 30 again writes a good one.
+    self.assertCountEqual(os.listdir(os.path.join(self.folder, "damaged")),
+                          ["ckpt-30.index", "ckpt-30.data-00000-of-00001"])
+    self.assertEndsWith(tf.train.latest_checkpoint(self.folder), "ckpt-20")
+    manager = tf.train.CheckpointManager(self.checkpoint, self.folder, max_to_keep=5)
+    self.assertEqual([os.path.basename(p) for p in manager.checkpoints], ["ckpt-10", "ckpt-20"])
+
+  def test_without_repair_nothing_is_touched(self):  # other workers of a multi-worker run
+    with open(os.path.join(self.folder, "ckpt-30.data-00000-of-00001"), "wb") as f:
+      f.write(b"\0" * 3)
+    prefix = train_lib.restore_newest(self.checkpoint, self.folder, repair=False)
+    self.assertEndsWith(prefix, "ckpt-20")
+    self.assertFalse(os.path.exists(os.path.join(self.folder, "damaged")))
+    self.assertEndsWith(tf.train.latest_checkpoint(self.folder), "ckpt-30")
 
   def test_no_restorable_checkpoint_is_an_error_not_a_fresh_start(self):
     for step in (10, 20, 30):

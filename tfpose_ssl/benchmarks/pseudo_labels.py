@@ -31,7 +31,6 @@ import time
 from absl import app
 from absl import flags
 import gin
-import numpy as np
 import tensorflow as tf
 
 from tfpose_ssl import augment as augment_lib
@@ -163,14 +162,21 @@ def source_commit():
     return None
 
 
+def workdir_of(checkpoint):
+  """The training workdir of a workdir, of its checkpoints/ folder or of a checkpoint prefix."""
+  path = checkpoint.rstrip("/")
+  if os.path.isdir(path):
+    return os.path.dirname(path) if os.path.basename(path) == "checkpoints" else path
+  return os.path.dirname(os.path.dirname(path))
+
+
 def run(checkpoint, num_strong, num_batches, batch_size, seed, out_dir):
   """Measures the students of `checkpoint` (a training workdir); writes and returns the report."""
   if num_strong < 1:
     raise ValueError(f"num_strong must be >= 1, got {num_strong}")
   task = task_lib.PoseTask()
   codec = task.codec
-  workdir = checkpoint if os.path.isdir(checkpoint) else os.path.dirname(
-      os.path.dirname(checkpoint))
+  workdir = workdir_of(checkpoint)
   bindings = gin.get_bindings("train")
   num_labeled = bindings.get("num_labeled")
   if not num_labeled:
@@ -200,7 +206,10 @@ def run(checkpoint, num_strong, num_batches, batch_size, seed, out_dir):
 
 def _define_flags():
   config_lib.define_flags()
-  flags.DEFINE_string("checkpoint", None, "Training workdir (its config.gin is used).")
+  flags.adopt_module_key_flags(config_lib)  # --config, --gin_bindings in --help
+  flags.DEFINE_string("checkpoint", None,
+                      "Training workdir, its checkpoints/ folder or a checkpoint prefix (the "
+                      "workdir's config.gin is used unless --config is given).")
   flags.DEFINE_integer("num_strong", 2, "K: strong views (and 1 + K weak views).")
   flags.DEFINE_integer("batches", 20, "Batches of unlabeled crops to measure.")
   flags.DEFINE_integer("batch_size", 16, "Crops per batch.")
@@ -212,9 +221,10 @@ def _define_flags():
 def main(argv):
   del argv
   checkpoint = coco.resolve_path(FLAGS.checkpoint)
-  config_lib.parse(FLAGS.config, FLAGS.gin_bindings, workdir=checkpoint)
-  out_dir = coco.resolve_path(FLAGS.out) if FLAGS.out else os.path.join(
-      checkpoint if os.path.isdir(checkpoint) else os.path.dirname(checkpoint), "pseudo_labels")
+  workdir = workdir_of(checkpoint)
+  config_lib.parse(FLAGS.config, FLAGS.gin_bindings, workdir=workdir)
+  out_dir = (coco.resolve_path(FLAGS.out) if FLAGS.out else
+             os.path.join(workdir, "pseudo_labels"))
   report = run(checkpoint, FLAGS.num_strong, FLAGS.batches, FLAGS.batch_size, FLAGS.seed,
                out_dir)
   print(markdown(report))

@@ -43,7 +43,7 @@ def looks_complete(data):
                                tf.uint8)  # little-endian uint32 at offset 2
   declared = tf.reduce_sum(tf.cast(size_bytes, tf.int64) * tf.constant([1, 256, 65536, 16777216],
                                                                        tf.int64))
-  bmp_complete = bmp & (tf.cast(n, tf.int64) >= declared)
+  bmp_complete = bmp & (declared >= 26) & (tf.cast(n, tf.int64) >= declared)  # 26: headers
   gif = tf.strings.substr(data, 0, 4) == b"GIF8"
   gif_complete = gif & (tf.strings.substr(data, tf.maximum(n - 1, 0), 1) == b";")
   return jpeg_complete | png_complete | bmp_complete | gif_complete
