@@ -31,12 +31,14 @@ class WorkdirLock:
   """An exclusive lock on a workdir (`<workdir>/.lock`, `fcntl.flock`) for one training run.
 
   A second run in the same workdir would overwrite the first's `ckpt-<step>` files and state;
-  it fails instead, naming the process that holds the lock. The operating system releases the
+  it fails instead, naming the process that holds the lock. Workers of a multi-worker run each
+  lock their own file (`name`), so a second run's workers all fail, each on its counterpart,
+  before any collective op (a refused chief alone would leave the others waiting for it). The operating system releases the
   lock when the holder exits, also on SIGKILL, so a crashed run never blocks its own resume.
   """
 
-  def __init__(self, workdir):
-    self.path = os.path.join(workdir, ".lock")
+  def __init__(self, workdir, name=".lock"):
+    self.path = os.path.join(workdir, name)
     self._file = None
 
   def __enter__(self):

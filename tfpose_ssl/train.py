@@ -10,7 +10,6 @@ Running the same command again resumes from the last checkpoint; under a changed
 refuses (`train.allow_config_change=True` continues on purpose).
 """
 
-import contextlib
 import json
 import os
 import time
@@ -63,6 +62,14 @@ def worker_role(distribution):
   if task_type == "chief":
     return True, task_id
   return task_type == "worker" and task_id == 0 and "chief" not in spec, task_id
+
+
+def lock_name(distribution):
+  """The workdir lock file of this process: `.lock`, or one per worker of a cluster."""
+  resolver = getattr(distribution, "cluster_resolver", None)
+  if resolver is None or not resolver.cluster_spec().as_dict():
+    return ".lock"
+  return f".lock_{resolver.task_type}_{resolver.task_id or 0}"
 
 
 def make_optimizer(schedule, precision):
@@ -170,7 +177,7 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
   workdir = coco.resolve_path(workdir)
   os.makedirs(workdir, exist_ok=True)
   # One run per workdir (the chief's; other workers save into scratch folders).
-  with io_utils.WorkdirLock(workdir) if is_chief else contextlib.nullcontext():
+  with io_utils.WorkdirLock(workdir, lock_name(distribution)):
     checkpoint_dir = os.path.join(workdir, "checkpoints")
     if config_lib.checkpoint_prefixes(checkpoint_dir) and not allow_config_change:
       config_lib.check_resumed_config(workdir)

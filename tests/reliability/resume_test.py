@@ -132,6 +132,15 @@ class WorkdirLockTest(tf.test.TestCase):
     with io_utils.WorkdirLock(workdir):  # released
       pass
 
+  def test_workers_lock_their_own_files(self):
+    workdir = self.get_temp_dir()
+    with io_utils.WorkdirLock(workdir, ".lock_worker_0"):
+      with io_utils.WorkdirLock(workdir, ".lock_worker_1"):  # another worker of the same run
+        with self.assertRaisesRegex(RuntimeError, "another training run"):
+          with io_utils.WorkdirLock(workdir, ".lock_worker_1"):  # a second run's worker 1
+            pass
+    self.assertEqual(train_lib.lock_name(tf.distribute.get_strategy()), ".lock")
+
   def test_train_refuses_a_locked_workdir_before_writing(self):
     workdir = os.path.join(self.get_temp_dir(), "locked")
     os.makedirs(workdir)
