@@ -44,18 +44,19 @@ class CocoKeypoints:
   image_dir: str
   root: str = None
 
-  def _join(self, path):
+  def resolve(self, path):
+    """`path` under `root` (unless absolute), resolved like command-line paths."""
     if self.root and not os.path.isabs(path):
       path = os.path.join(self.root, path)
     return resolve_path(path)
 
   @property
   def annotation_path(self):
-    return self._join(self.annotation_file)
+    return self.resolve(self.annotation_file)
 
   @property
   def image_path(self):
-    return self._join(self.image_dir)
+    return self.resolve(self.image_dir)
 
 
 @dataclasses.dataclass
@@ -289,7 +290,8 @@ class UnlabeledImages:
   score_threshold: float = 0.5
   root: str = None
 
-  def _join(self, path):
+  def resolve(self, path):
+    """`path` under `root` (unless absolute), resolved like command-line paths."""
     if path and self.root and not os.path.isabs(path):
       path = os.path.join(self.root, path)
     return resolve_path(path)
@@ -297,11 +299,11 @@ class UnlabeledImages:
 
 def load_unlabeled(source):
   """Person boxes of an `UnlabeledImages` as `Instances` (keypoints zero), plus skip counts."""
-  image_dir = source._join(source.image_dir)  # pylint: disable=protected-access
+  image_dir = source.resolve(source.image_dir)
   if not os.path.isdir(image_dir):
     raise DataError(f"unlabeled image folder not found: {image_dir}")
   if source.image_info:
-    info_path = source._join(source.image_info)  # pylint: disable=protected-access
+    info_path = source.resolve(source.image_info)
     if not os.path.isfile(info_path):
       raise DataError(f"image info file not found: {info_path}")
     with open(info_path) as f:
@@ -327,5 +329,5 @@ def load_unlabeled(source):
                                                                        im["file_name"])))
       im["height"], im["width"] = int(shape[0]), int(shape[1])
   instances, counts = _instances_from_detections(
-      data, image_dir, source._join(source.detections), source.score_threshold)  # pylint: disable=protected-access
+      data, image_dir, source.resolve(source.detections), source.score_threshold)
   return drop_missing_images(instances, counts, image_dir)

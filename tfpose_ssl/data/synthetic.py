@@ -168,7 +168,7 @@ class Canvas:
     self.image = np.zeros((height, width, 3), np.float32)
     self.owner = np.full((height, width), BACKGROUND_OWNER, np.int32)
     self.height, self.width = height, width
-    self._ys, self._xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    self.ys, self.xs = np.mgrid[0:height, 0:width].astype(np.float32)
 
   def _window(self, lo, hi):
     x0 = max(int(math.floor(lo[0])), 0)
@@ -192,7 +192,7 @@ class Canvas:
     window = self._window(np.minimum(p0, p1) - radius, np.maximum(p0, p1) + radius)
     if window is None:
       return
-    xs, ys = self._xs[window], self._ys[window]
+    xs, ys = self.xs[window], self.ys[window]
     d = p1 - p0
     length2 = float(d @ d) or 1e-6
     t = np.clip(((xs - p0[0]) * d[0] + (ys - p0[1]) * d[1]) / length2, 0.0, 1.0)
@@ -207,7 +207,7 @@ class Canvas:
     window = self._window(c - r, c + r)
     if window is None:
       return
-    xs, ys = self._xs[window] - c[0], self._ys[window] - c[1]
+    xs, ys = self.xs[window] - c[0], self.ys[window] - c[1]
     ca, sa = math.cos(math.radians(angle)), math.sin(math.radians(angle))
     u, v = (ca * xs + sa * ys) / max(rx, 1e-6), (-sa * xs + ca * ys) / max(ry, 1e-6)
     rho = u * u + v * v
@@ -220,7 +220,7 @@ class Canvas:
     window = self._window(pts.min(axis=0), pts.max(axis=0))
     if window is None:
       return
-    xs, ys = self._xs[window], self._ys[window]
+    xs, ys = self.xs[window], self.ys[window]
     inside = None
     signs = []
     for i in range(len(pts)):
@@ -239,7 +239,7 @@ def draw_background(canvas, rng):
   c0, c1 = _random_color(rng, 20, 235), _random_color(rng, 20, 235)
   direction = rng.normal(size=2)
   direction /= np.linalg.norm(direction) + 1e-6
-  t = (canvas._xs * direction[0] + canvas._ys * direction[1]) / max(h, w)
+  t = (canvas.xs * direction[0] + canvas.ys * direction[1]) / max(h, w)
   t = (t - t.min()) / (np.ptp(t) + 1e-6)
   canvas.image[:] = c0 * (1 - t[..., None]) + c1 * t[..., None]
   for _ in range(rng.integers(3, 9)):
