@@ -133,6 +133,14 @@ class PseudoHeatmapsTest(tf.test.TestCase, parameterized.TestCase):
                         np_select(w_own, w_other, u_own, u_other, 0.05))
 
   @parameterized.parameters(*MODES)
+  def test_keeps_own_is_the_margin_rule(self, mode):
+    # Own 0.10 vs other 0.20: 0.15 < 0.20 keeps own; 0.10 vs 0.14: 0.15 >= 0.14 takes the
+    # other's; equal uncertainties take the other's (the margin favours the other student).
+    kept = _run(mode, ph.keeps_own, np.array([[0.10, 0.10, 0.20]], np.float32),
+                np.array([[0.20, 0.14, 0.20]], np.float32), margin=0.05)
+    self.assertAllEqual(kept, [[True, False, False]])
+
+  @parameterized.parameters(*MODES)
   def test_hand_cases(self, mode):
     # Two views of a 1x2x2x1 heatmap.
     views = np.array([[[[0.2], [0.8]], [[0.0], [0.4]]],

@@ -83,16 +83,22 @@ def threshold_and_refine(heatmaps, threshold=0.1, sigma=2.0, refine=True, frame=
   return targets * weights[:, None, None, :], weights
 
 
+def keeps_own(u_own, u_other, margin=0.05):
+  """Eq. 7's rule: `[B, J]` True where a student keeps its own pseudo-heatmap,
+  `u_own + margin < u_other`."""
+  return tf.convert_to_tensor(u_own, tf.float32) + margin < tf.convert_to_tensor(
+      u_other, tf.float32)
+
+
 def select(own, other, u_own, u_other, margin=0.05):
-  """Eq. 7: per joint, `own` where `u_own + margin < u_other`, otherwise `other`.
+  """Eq. 7: per joint, `own` where `keeps_own(u_own, u_other, margin)`, otherwise `other`.
 
   `own`/`other` are `[B, H, W, J]` (targets) or `[B, J]` (weights, selected the same way);
   `u_own`/`u_other` are `[B, J]`.
   """
   own = tf.convert_to_tensor(own)
   other = tf.convert_to_tensor(other)
-  take_own = tf.convert_to_tensor(u_own, tf.float32) + margin < tf.convert_to_tensor(
-      u_other, tf.float32)
+  take_own = keeps_own(u_own, u_other, margin)
   if own.shape.rank == 4:
     take_own = take_own[:, None, None, :]
   return tf.where(take_own, own, other)

@@ -315,8 +315,8 @@ class DualStudentTrainer(keras.Model):
     if self.selection:
       target_1 = (ph.select(t1, t2, u1, u2, self.margin), ph.select(w1, w2, u1, u2, self.margin))
       target_2 = (ph.select(t2, t1, u2, u1, self.margin), ph.select(w2, w1, u2, u1, self.margin))
-      from_other_1 = tf.cast(~(u1 + self.margin < u2), tf.float32)
-      from_other_2 = tf.cast(~(u2 + self.margin < u1), tf.float32)
+      from_other_1 = 1.0 - tf.cast(ph.keeps_own(u1, u2, self.margin), tf.float32)
+      from_other_2 = 1.0 - tf.cast(ph.keeps_own(u2, u1, self.margin), tf.float32)
     else:
       target_1, target_2 = (t2, w2), (t1, w1)
       from_other_1 = from_other_2 = tf.ones_like(u1)
