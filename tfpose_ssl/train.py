@@ -176,7 +176,7 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
   task = task or task_lib.PoseTask()
   workdir = coco.resolve_path(workdir)
   os.makedirs(workdir, exist_ok=True)
-  # One run per workdir (the chief's; other workers save into scratch folders).
+  # One run per workdir: each process of this run holds its lock file (`lock_name`).
   with io_utils.WorkdirLock(workdir, lock_name(distribution)):
     checkpoint_dir = os.path.join(workdir, "checkpoints")
     if config_lib.checkpoint_prefixes(checkpoint_dir) and not allow_config_change:
