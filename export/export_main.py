@@ -5,5 +5,5 @@ from absl import app
 from tfpose_ssl import export
 
 if __name__ == "__main__":
-  export._define_flags()  # pylint: disable=protected-access
+  export.define_flags()
   app.run(export.main)

@@ -101,6 +101,9 @@ class CommandLineHelpTest(tf.test.TestCase):
       self.assertIn("flags:", result.stdout, binary + result.stderr[-1000:])  # absl exits 1
       for flag in ["--config", "--gin_bindings", *extra]:
         self.assertIn(f"  {flag}:", result.stdout, f"{binary} --help lacks {flag}")
+      if binary == "export":  # deployment-safe defaults: one student, fp32 and fp16 TFLite
+        self.assertIn("(default: 'student_1')", result.stdout)
+        self.assertIn("(default: 'fp32,fp16')", result.stdout)
 
 if __name__ == "__main__":
   tf.test.main()

@@ -1,13 +1,17 @@
 r"""Exports a trained checkpoint as a SavedModel and TFLite models.
 
   python -m tfpose_ssl.export --checkpoint=runs/synthetic/method --out=exported/synthetic \
-      [--model=ensemble] [--flip] [--tflite=fp32,fp16,dynamic_int8,int8] [--uncertainty_views=5]
+      [--model=student_1|student_2|ensemble] [--flip] [--tflite=fp32,fp16,dynamic_int8,int8] \
+      [--uncertainty_views=5]
   bazel run //export -- --checkpoint=$PWD/runs/synthetic/method --out=$PWD/exported/synthetic
 
 Writes <out>/saved_model (signatures `serving_default`: image + boxes -> keypoints, scores;
 `crops`: crops -> heatmaps, keypoints, scores, ...) and <out>/pose_<variant>.tflite (the
 crop-level function at batch 1, decoding inside the model), each with its metadata (which
 model, flip test, input size, ...). The checkpoint's config.gin is reused unless --config.
+Defaults are the safe deployment choice: one student, fp32 and fp16 TFLite; the two-student
+ensemble (twice the compute) and the quantized variants only when asked (full int8 calibrates
+on validation crops, so it needs the config's validation set).
 """
 
 import os
@@ -47,16 +51,18 @@ def build_module(task, checkpoint, model="ensemble", flip_test=False, uncertaint
                                    uncertainty_views, metadata)
 
 
-def _define_flags():
+def define_flags():
   config_lib.define_flags()
   flags.adopt_module_key_flags(config_lib)  # --config, --gin_bindings in --help
   flags.DEFINE_string("checkpoint", None, "Training workdir, checkpoint folder or prefix.")
   flags.DEFINE_string("out", None, "Output folder.")
-  flags.DEFINE_enum("model", "ensemble", ["student_1", "student_2", "ensemble"],
-                    "Which model to export (ensemble: average of both students' heatmaps; "
-                    "falls back to an error for a one-student checkpoint).")
+  flags.DEFINE_enum("model", "student_1", ["student_1", "student_2", "ensemble"],
+                    "Which model to export (ensemble: average of both students' heatmaps, "
+                    "twice the compute; an error for a one-student checkpoint).")
   flags.DEFINE_bool("flip", False, "Flip test inside the exported graph.")
-  flags.DEFINE_list("tflite", ["fp32", "fp16", "dynamic_int8", "int8"], "TFLite variants.")
+  flags.DEFINE_list("tflite", ["fp32", "fp16"],
+                    f"TFLite variants, any of {', '.join(serving.VARIANTS)} (int8: full integer, "
+                    "calibrated on 64 validation crops of the config's PoseTask.val_set).")
   flags.DEFINE_integer("uncertainty_views", 0, "Test-time views for the per-joint uncertainty "
                        f"output (0: off; up to {len(serving.UNCERTAINTY_VIEWS)}).")
   flags.mark_flags_as_required(["checkpoint", "out"])
@@ -66,12 +72,22 @@ def main(argv):
   del argv
   checkpoint = coco.resolve_path(FLAGS.checkpoint)
   config_lib.parse(FLAGS.config, FLAGS.gin_bindings, workdir=checkpoint)
+  unknown = [v for v in FLAGS.tflite if v not in serving.VARIANTS]
+  if unknown:
+    raise app.UsageError(f"--tflite: unknown variant(s) {unknown}; choose from {serving.VARIANTS}")
   task = task_lib.PoseTask()
+  calibration = None
+  if "int8" in FLAGS.tflite:  # before any export: its data must be there
+    print("full int8 calibrates on 64 validation crops of "
+          f"{task.val_set.annotation_path if task.val_set else 'PoseTask.val_set (not set)'}",
+          flush=True)
+    if task.val_set is None:
+      raise app.UsageError("--tflite=int8 needs calibration crops: set PoseTask.val_set")
+    calibration = representative_crops(task)
   module = build_module(task, checkpoint, FLAGS.model, FLAGS.flip, FLAGS.uncertainty_views)
   out = coco.resolve_path(FLAGS.out)
   os.makedirs(out, exist_ok=True)
   print("SavedModel:", serving.export_saved_model(module, os.path.join(out, "saved_model")))
-  calibration = representative_crops(task) if "int8" in FLAGS.tflite else None
   for variant in FLAGS.tflite:
     path = serving.export_tflite(module, os.path.join(out, f"pose_{variant}.tflite"), variant,
                                  calibration)
@@ -79,5 +95,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  _define_flags()
+  define_flags()
   app.run(main)
