@@ -32,15 +32,23 @@ def looks_complete(data):
   """
   n = tf.strings.length(data)
   jpeg = tf.strings.substr(data, 0, 3) == b"\xff\xd8\xff"
-  scans = tf.strings.split(data, sep=b"\xff\xda")
-  after_last_scan = scans[-1]
-  jpeg_complete = jpeg & (tf.size(scans) > 1) & (
-      tf.size(tf.strings.split(after_last_scan, sep=b"\xff\xd9")) > 1)
+
+  def has(haystack, marker):
+    return tf.size(tf.strings.split(haystack, sep=marker)) > 1
+
+  def eoi_after_last_scan():  # reads the whole file: only when the last 32 bytes lack FF D9
+    scans = tf.strings.split(data, sep=b"\xff\xda")
+    return (tf.size(scans) > 1) & has(scans[-1], b"\xff\xd9")
+
+  tail = tf.strings.substr(data, tf.maximum(n - 32, 0), 32)
+  jpeg_complete = jpeg & tf.cond(has(tail, b"\xff\xd9"), lambda: tf.constant(True),
+                                 eoi_after_last_scan)
   png = tf.strings.substr(data, 0, 8) == b"\x89PNG\r\n\x1a\n"
   png_complete = png & (n >= 20) & (tf.strings.substr(data, tf.maximum(n - 8, 0), 4) == b"IEND")
   bmp = (tf.strings.substr(data, 0, 2) == b"BM") & (n >= 6)
-  size_bytes = tf.io.decode_raw(tf.strings.substr(tf.strings.join([data, b"\0" * 6]), 2, 4),
-                               tf.uint8)  # little-endian uint32 at offset 2
+  size_field = tf.strings.substr(  # little-endian uint32 at offset 2, zero-padded if short
+      tf.strings.join([tf.strings.substr(data, tf.minimum(n, 2), 4), b"\0" * 4]), 0, 4)
+  size_bytes = tf.io.decode_raw(size_field, tf.uint8)
   declared = tf.reduce_sum(tf.cast(size_bytes, tf.int64) * tf.constant([1, 256, 65536, 16777216],
                                                                        tf.int64))
   bmp_complete = bmp & (declared >= 26) & (tf.cast(n, tf.int64) >= declared)  # 26: headers
