@@ -7,6 +7,7 @@ import sys
 import tensorflow as tf
 
 from tests import testing
+from tfpose_ssl import runtime
 
 # Imports tfpose_ssl first (as `python -m tfpose_ssl.<binary>` does), then reports whether
 # TensorFlow runs its oneDNN kernels and the page faults of an op that allocates and frees a
@@ -47,6 +48,23 @@ class RuntimeTest(tf.test.TestCase):
   def test_user_choice_is_kept(self):
     _, onednn = probe("package_first", TF_ENABLE_ONEDNN_OPTS="0")
     self.assertFalse(onednn)
+
+
+class CpuFeaturesTest(tf.test.TestCase):
+
+  def test_flags_read_from_cpuinfo(self):
+    with open("/proc/cpuinfo") as f:
+      present = set(next(line for line in f if line.startswith("flags")).split(":")[1].split())
+    expected = tuple(name for flag, name in runtime.FEATURES.items() if flag in present)
+    self.assertEqual(runtime.cpu_flags(), expected)
+    if expected:
+      self.assertIn(f"({', '.join(expected)})", runtime.machine_description())
+
+  def test_bfloat16_units(self):
+    self.assertFalse(runtime.has_bfloat16_units(("AVX2", "FMA")))
+    self.assertFalse(runtime.has_bfloat16_units(("AVX2", "FMA", "AVX-512")))
+    self.assertTrue(runtime.has_bfloat16_units(("AVX-512", "AVX512_BF16")))
+    self.assertTrue(runtime.has_bfloat16_units(("AVX-512", "AMX-BF16")))
 
 
 if __name__ == "__main__":

@@ -40,8 +40,36 @@ def configure():
   return "tensorflow" not in sys.modules and os.environ[ONEDNN] == "1"
 
 
+# x86 features that decide which TensorFlow kernels run fast, as /proc/cpuinfo names them.
+FEATURES = {"avx2": "AVX2", "fma": "FMA", "avx512f": "AVX-512", "avx512_bf16": "AVX512_BF16",
+            "amx_bf16": "AMX-BF16"}
+
+
+def cpu_flags():
+  """The `FEATURES` this CPU has (their display names), from /proc/cpuinfo; () if unreadable."""
+  try:
+    with open("/proc/cpuinfo") as f:
+      for line in f:
+        if line.startswith("flags"):
+          present = set(line.split(":", 1)[1].split())
+          return tuple(name for flag, name in FEATURES.items() if flag in present)
+  except OSError:
+    pass
+  return ()
+
+
+def has_bfloat16_units(flags=None):
+  """True when the CPU computes bfloat16 natively (AVX512_BF16 or AMX).
+
+  Without them bfloat16 is emulated: on the AMD EPYC (AVX2) the demo's dual-student step took
+  4.07 s under `mixed_bfloat16` against 0.47 s in float32 (TF 2.21, oneDNN on).
+  """
+  flags = cpu_flags() if flags is None else flags
+  return "AVX512_BF16" in flags or "AMX-BF16" in flags
+
+
 def machine_description():
-  """CPU model, core count and memory of this machine (for reports next to timings)."""
+  """CPU model, its relevant features, core count and memory (for reports next to timings)."""
   cpu = "unknown CPU"
   try:
     with open("/proc/cpuinfo") as f:
@@ -51,6 +79,9 @@ def machine_description():
           break
   except OSError:
     pass
+  flags = cpu_flags()
+  if flags:
+    cpu += f" ({', '.join(flags)})"
   memory = ""
   try:
     with open("/proc/meminfo") as f:

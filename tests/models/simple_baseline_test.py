@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfpose_ssl.models import batch_norm
 from tfpose_ssl.models import resnet
 from tfpose_ssl.models import simple_baseline
 
@@ -49,13 +50,23 @@ class ResNetTest(tf.test.TestCase):
     with self.assertRaisesRegex(FileNotFoundError, "not found"):
       resnet.resnet_backbone(18, (64, 64, 3), weights="/nonexistent.weights.h5")
 
-  def test_synchronized_batch_norm_copy_keeps_weights(self):
+  def test_replaced_batch_norm_keeps_weights(self):
     model = resnet.basic_resnet(18, (64, 64, 3), width=8)
-    synced = resnet._synchronize_batch_norm(model)
-    bns = [l for l in synced.layers if isinstance(l, keras.layers.BatchNormalization)]
-    self.assertTrue(bns and all(l.synchronized for l in bns))
     x = np.random.default_rng(0).uniform(size=(2, 64, 64, 3)).astype(np.float32)
-    self.assertAllClose(model(x), synced(x))
+    for synchronized in (False, True):
+      copy = resnet.replace_batch_norm(model, synchronized)
+      bns = [l for l in copy.layers if isinstance(l, keras.layers.BatchNormalization)]
+      self.assertLen(bns, 20)
+      self.assertTrue(all(isinstance(l, batch_norm.FusedBatchNormalization) for l in bns))
+      self.assertTrue(all(l.synchronized == synchronized for l in bns))
+      self.assertAllClose(model(x), copy(x))
+
+  def test_keras_applications_backbone_runs_fused_batch_norm(self):
+    backbone, _ = resnet.resnet_backbone(50, (64, 64, 3))
+    bns = [l for l in backbone.layers if isinstance(l, keras.layers.BatchNormalization)]
+    self.assertLen(bns, 53)
+    self.assertTrue(all(isinstance(l, batch_norm.FusedBatchNormalization) for l in bns))
+    self.assertEqual(bns[0].epsilon, 1.001e-5)  # keras.applications' own settings kept
 
   def test_weight_file_round_trip(self):
     backbone, _ = resnet.resnet_backbone(18, (64, 64, 3), width=8)

@@ -14,6 +14,7 @@ import gin
 import keras
 
 from tfpose_ssl import keypoints as kp
+from tfpose_ssl.models import batch_norm as batch_norm_lib
 from tfpose_ssl.models import resnet
 
 # Stages 2-4: (modules, branches). Every branch has 4 basic blocks.
@@ -22,7 +23,7 @@ WIDTHS = (32, 48)
 
 
 def _bn(name, synchronized):
-  return resnet.batch_norm(name, synchronized)
+  return batch_norm_lib.batch_norm(name, synchronized)
 
 
 def _conv(x, filters, kernel, stride, name, bias=False):

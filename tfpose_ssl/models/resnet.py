@@ -9,6 +9,8 @@ import os
 
 import keras
 
+from tfpose_ssl.models import batch_norm as batch_norm_lib
+
 BASIC_BLOCKS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}
 APPLICATIONS = {
     50: keras.applications.ResNet50,
@@ -23,19 +25,13 @@ TORCHVISION_VARIANCE = tuple((s * 255) ** 2 for s in (0.229, 0.224, 0.225))
 CAFFE_MEAN = (123.68, 116.779, 103.939)  # keras.applications.resnet, in RGB order
 
 
-def batch_norm(name, synchronized=False):
-  # torch's defaults (momentum 0.1 there is 0.9 here), as the pose literature trains with.
-  return keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=synchronized,
-                                         name=name)
-
-
 def _conv_bn(x, filters, kernel, stride, name, relu=True, synchronized=False):
   pad = kernel // 2
   if pad:
     x = keras.layers.ZeroPadding2D(pad, name=name + "_pad")(x)
   x = keras.layers.Conv2D(filters, kernel, strides=stride, use_bias=False,
                           kernel_initializer="he_normal", name=name + "_conv")(x)
-  x = batch_norm(name + "_bn", synchronized)(x)
+  x = batch_norm_lib.batch_norm(name + "_bn", synchronized)(x)
   if relu:
     x = keras.layers.ReLU(name=name + "_relu")(x)
   return x
@@ -67,13 +63,15 @@ def basic_resnet(depth, input_shape, width=64, synchronized_bn=False, name=None)
   return keras.Model(inputs, x, name=name or f"resnet{depth}")
 
 
-def _synchronize_batch_norm(model):
-  """A copy of `model` whose BatchNormalization layers synchronize across replicas."""
+def replace_batch_norm(model, synchronized):
+  """A copy of `model` (same weights) whose BatchNormalization layers run on the fused kernel
+  (`batch_norm.FusedBatchNormalization`), synchronized across replicas if asked."""
 
   def clone(layer):
     config = layer.get_config()
     if isinstance(layer, keras.layers.BatchNormalization):
-      config["synchronized"] = True
+      config["synchronized"] = synchronized
+      return batch_norm_lib.FusedBatchNormalization.from_config(config)
     return layer.__class__.from_config(config)
 
   copy = keras.models.clone_model(model, clone_function=clone)
@@ -118,8 +116,7 @@ def resnet_backbone(depth, input_shape, weights=None, width=64, synchronized_bn=
       conv1 = backbone.get_layer("conv1_conv")
       kernel, bias = conv1.get_weights()
       conv1.set_weights([kernel[:, :, ::-1, :], bias])
-    if synchronized_bn:
-      backbone = _synchronize_batch_norm(backbone)
+    backbone = replace_batch_norm(backbone, synchronized_bn)
     normalization = (CAFFE_MEAN, (1.0, 1.0, 1.0))
   if local_file:
     load_backbone_weights(backbone, weights, f"ResNet-{depth} (width {width})")

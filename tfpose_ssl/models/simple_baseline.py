@@ -4,6 +4,7 @@ import gin
 import keras
 
 from tfpose_ssl import keypoints as kp
+from tfpose_ssl.models import batch_norm as batch_norm_lib
 from tfpose_ssl.models import resnet
 
 
@@ -48,7 +49,7 @@ def simple_baseline(input_size=(256, 192), backbone="resnet18", num_joints=kp.NU
     x = keras.layers.Conv2DTranspose(deconv_filters, deconv_kernel, strides=2, padding="same",
                                      use_bias=False, kernel_initializer=head_initializer(),
                                      name=f"deconv{i + 1}")(x)
-    x = resnet.batch_norm(f"deconv{i + 1}_bn", synchronized_bn)(x)
+    x = batch_norm_lib.batch_norm(f"deconv{i + 1}_bn", synchronized_bn)(x)
     x = keras.layers.ReLU(name=f"deconv{i + 1}_relu")(x)
   heatmaps = keras.layers.Conv2D(num_joints, 1, kernel_initializer=head_initializer(),
                                  dtype="float32",
