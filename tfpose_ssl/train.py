@@ -16,6 +16,7 @@ import time
 
 from absl import app
 from absl import flags
+from absl import logging
 import gin
 import keras
 import numpy as np
@@ -26,6 +27,7 @@ from tfpose_ssl import callbacks as callbacks_lib
 from tfpose_ssl import config as config_lib
 from tfpose_ssl import eval_lib
 from tfpose_ssl import io_utils
+from tfpose_ssl import runtime
 from tfpose_ssl import task as task_lib
 from tfpose_ssl import views as views_lib
 from tfpose_ssl import visualize
@@ -173,6 +175,11 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
   if precision not in PRECISIONS:
     raise ValueError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
   keras.mixed_precision.set_global_policy(precision)
+  if (precision == "mixed_bfloat16" and not tf.config.list_physical_devices("GPU")
+      and not runtime.has_bfloat16_units()):
+    logging.warning("mixed_bfloat16 on a CPU without AVX512_BF16 or AMX (%s): bfloat16 is "
+                    "emulated and training is several times slower than float32 (8.7x for "
+                    "the demo's step on an AVX2 CPU)", ", ".join(runtime.cpu_flags()) or "?")
   task = task or task_lib.PoseTask()
   workdir = coco.resolve_path(workdir)
   os.makedirs(workdir, exist_ok=True)
