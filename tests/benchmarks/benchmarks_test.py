@@ -80,6 +80,27 @@ class ThroughputHelpersTest(tf.test.TestCase):
     expected = 2 * (3 * 3 * 3 * 4 * 4 * 3) + 2 * (4 * 4 * 4 * 2 * 4 * 3) + 2 * 96 * 5
     self.assertEqual(throughput.forward_flops(model), expected)
 
+  def test_markdown_shows_share_of_matmul_and_when_measured(self):
+    row = {"network": "demo (ResNet-18 / 4)", "step": "method K=2", "size": [128, 96],
+           "crops": 32, "seconds": 0.5, "crops_per_s": 64.0, "gflops_per_step": 26.0,
+           "achieved_gflops": 52.0, "matmul_gflops": 130.0, "matmul_share": 0.4}
+    result = {"machine": "CPU X (AVX2), 2 cores", "model_batch": 16, "steps": [row],
+              "model_flops": {"demo (ResNet-18 / 4), 128x96": 1.0e8},
+              "measured": {"steps": {"date": "2026-11-28 12:00 UTC", "commit": "abc1234"}}}
+    text = throughput.markdown(result)
+    self.assertIn("| demo (ResNet-18 / 4) | method K=2 | 128x96 | 32 | 0.500 | 64.0 | 26.0 | 52 "
+                  "| 130 | 40% |", text)
+    self.assertIn("Measured 2026-11-28 12:00 UTC, commit abc1234:", text)
+    self.assertIn("CPU X (AVX2), 2 cores", text)
+    self.assertNotIn("input pipeline alone", text)  # parts not measured are left out
+
+  def test_commit_names_head(self):
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=testing.REPO_ROOT,
+                          capture_output=True, text=True, check=False).stdout.strip()
+    if not head:
+      self.skipTest("not a git checkout")
+    self.assertEqual(throughput.commit().split("+")[0], head)
+
 
 if __name__ == "__main__":
   tf.test.main()

@@ -3,23 +3,26 @@ r"""Throughput benchmark: what a training step costs on this machine, and where 
   python -m tfpose_ssl.benchmarks.throughput [--sizes=128x96,256x192] [--out=benchmarks/throughput]
   bazel run //tfpose_ssl/benchmarks:throughput
 
-One run prints one table and writes `<out>.json` and `<out>.md`. Every figure is the median of
-repeated timed calls after warm-up:
+One run writes `<out>.json` and `<out>.md` and prints the tables; each part runs in its own
+process. Every figure is the median of repeated timed calls after warm-up:
   * training steps (ResNet-18 SimpleBaseline): supervised, DualPose (K = 0) and the full method
-    for K = 1..4, in source crops per second (labeled + unlabeled crops of a step);
+    for K = 1..4, and the demo's quarter-width network (supervised, DualPose, K = 2), in source
+    crops per second (labeled + unlabeled crops of a step);
   * the input pipeline alone (labeled crops; unlabeled crops with 1 + K views), model skipped,
     against what the trainer consumes;
   * the pseudo-target construction alone (alignment warps, ensemble, threshold-and-refine,
     uncertainty, selection) as a share of the semi-supervised step;
   * MirroredStrategy over 2 logical CPU devices against 1;
   * model FLOPs per crop and achieved GFLOP/s, next to this machine's float32 matmul GFLOP/s
-    measured in the same run (the practical ceiling);
+    measured just before each step (the practical ceiling) and the share of it achieved;
   * parameters, FLOPs and supervised-step throughput of SimpleBaseline ResNet-18/50 and
     HRNet-W32/W48.
 """
 
 import json
 import os
+import subprocess
+import sys
 import time
 
 from absl import app
@@ -116,37 +119,59 @@ def timed_step(strategy, trainer, data, repeats):
   return median_seconds(lambda: step(iterator)["loss"].numpy(), repeats)
 
 
-def step_benchmark(size, batch, repeats, devices=None):
-  """Median step seconds and crops/s of supervised, DualPose and K = 1..4 at `size`."""
+# The step benchmark's networks: the paper's ResNet-18 SimpleBaseline and the demo's CPU-sized
+# one (configs/synthetic.gin: a quarter width, a 64-channel head), with the K each is run with.
+NETWORKS = {
+    "ResNet-18": {"width": 64, "deconv_filters": 256, "ks": (0, 1, 2, 3, 4)},
+    "demo (ResNet-18 / 4)": {"width": 16, "deconv_filters": 64, "ks": (0, 2)},
+}
+
+
+def step_benchmark(size, batch, repeats, devices=None, network="ResNet-18", ks=None,
+                   with_supervised=True):
+  """Median step seconds and crops/s of supervised, DualPose (K = 0) and the method's K at `size`.
+
+  Each row also holds this machine's float32 matmul GFLOP/s around its step (the higher of the
+  rates measured just before and just after: it drifts on shared machines) and the step's
+  achieved share of it.
+  """
+  settings = NETWORKS[network]
   codec = codec_lib.KeypointCodec(size)
-  build = lambda: simple_baseline.simple_baseline(size, "resnet18")
+  build = lambda: simple_baseline.simple_baseline(size, "resnet18", width=settings["width"],
+                                                  deconv_filters=settings["deconv_filters"])
   flops = forward_flops(build())
   strategy = tf.distribute.MirroredStrategy(devices or ["/cpu:0"])
   rows = []
-  with strategy.scope():
-    trainer = supervised.SupervisedTrainer(build_model=build)
-    trainer.compile([keras.optimizers.Adam(1e-3)])
-  seconds = timed_step(strategy, trainer, _fake_batches(codec, None, 2 * batch, 0), repeats)
-  rows.append({"step": "supervised", "size": list(size), "crops": 2 * batch,
-               "seconds": seconds, "crops_per_s": 2 * batch / seconds,
-               "gflops_per_step": 3 * 2 * batch * flops / 1e9})
-  for k in (0, 1, 2, 3, 4):
+
+  def add(name, seconds, step_flops, matmul):
+    rows.append({"network": network, "step": name, "size": list(size), "crops": 2 * batch,
+                 "seconds": seconds, "crops_per_s": 2 * batch / seconds,
+                 "gflops_per_step": step_flops / 1e9,
+                 "achieved_gflops": step_flops / seconds / 1e9, "matmul_gflops": matmul,
+                 "matmul_share": step_flops / seconds / 1e9 / matmul})
+
+  if with_supervised:
+    with strategy.scope():
+      trainer = supervised.SupervisedTrainer(build_model=build)
+      trainer.compile([keras.optimizers.Adam(1e-3)])
+    matmul = runtime.matmul_gflops()
+    seconds = timed_step(strategy, trainer, _fake_batches(codec, None, 2 * batch, 0), repeats)
+    add("supervised", seconds, 3 * 2 * batch * flops, max(matmul, runtime.matmul_gflops()))
+  for k in settings["ks"] if ks is None else ks:
     spec = spec_for(k)
     with strategy.scope():
       trainer = dual_student.DualStudentTrainer(build_model=build, codec=codec, views=spec)
       trainer.compile([keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3)])
+    matmul = runtime.matmul_gflops()
     seconds = timed_step(strategy, trainer, _fake_batches(codec, spec, batch, batch), repeats)
+    matmul = max(matmul, runtime.matmul_gflops())
     # Per student: labeled + loss view with gradient (3x forward), the other ensemble views
     # forward only.
     nograd = spec.num_targets - (1 if spec.loss_view_in_ensemble else 0)
-    step_flops = 2 * (3 * 2 * batch + nograd * batch) * flops
-    rows.append({"step": "DualPose (K=0)" if k == 0 else f"method K={k}", "size": list(size),
-                 "crops": 2 * batch, "seconds": seconds, "crops_per_s": 2 * batch / seconds,
-                 "gflops_per_step": step_flops / 1e9})
+    add("DualPose (K=0)" if k == 0 else f"method K={k}", seconds,
+        2 * (3 * 2 * batch + nograd * batch) * flops, matmul)
     if k == 2:
       rows[-1]["target_share"] = target_share(trainer, codec, spec, batch, seconds, repeats)
-  for row in rows:
-    row["achieved_gflops"] = row["gflops_per_step"] / row["seconds"]
   return rows, flops
 
 
@@ -193,13 +218,16 @@ def model_benchmark(size, batch, repeats):
       trainer = supervised.SupervisedTrainer(build_model=lambda b=build: b(size))
       trainer.compile([keras.optimizers.Adam(1e-3)])
     flops = forward_flops(trainer.student_1)
+    matmul = runtime.matmul_gflops()
     seconds = timed_step(strategy, trainer, _fake_batches(codec, None, batch, 0), repeats)
+    matmul = max(matmul, runtime.matmul_gflops())
     rows.append({"model": name, "size": list(size), "params": trainer.student_1.count_params(),
                  "trainable_params": int(sum(np.prod(w.shape)
                                              for w in trainer.student_1.trainable_weights)),
                  "gflops_per_crop": flops / 1e9, "step_seconds": seconds,
                  "crops_per_s": batch / seconds,
-                 "achieved_gflops": 3 * batch * flops / seconds / 1e9})
+                 "achieved_gflops": 3 * batch * flops / seconds / 1e9, "matmul_gflops": matmul,
+                 "matmul_share": 3 * batch * flops / seconds / 1e9 / matmul})
   return rows
 
 
@@ -234,42 +262,59 @@ def pipeline_benchmark(size, batch, data_root, repeats):
 
 
 def markdown(result):
-  measured = "; ".join(f"{k}: {v}" for k, v in result.get("measured", {}).items())
-  lines = [f"Machine: {result['machine']}. Matmul ceiling (float32, 2048^2): "
-           f"{result['matmul_gflops']:.0f} GFLOP/s. Measured: {measured or 'one run'}.", "",
-           "| step | input | source crops/step | s/step | crops/s | GFLOP/step | GFLOP/s |",
-           "|---|---|---|---|---|---|---|"]
-  for row in result["steps"]:
-    lines.append(f"| {row['step']} | {row['size'][0]}x{row['size'][1]} | {row['crops']} | "
-                 f"{row['seconds']:.3f} | {row['crops_per_s']:.1f} | "
-                 f"{row['gflops_per_step']:.1f} | {row['achieved_gflops']:.0f} |")
-  lines += ["", "Forward FLOPs per crop (ResNet-18 SimpleBaseline): " + ", ".join(
-      f"{s}: {f / 1e9:.2f} GFLOP" for s, f in result["model_flops"].items()), ""]
-  lines += ["| input pipeline alone | input | crops/s | x the method's step (K=2) needs |",
-            "|---|---|---|---|"]
-  for row in result["pipelines"]:
-    lines.append(f"| {row['pipeline']} | {row['size'][0]}x{row['size'][1]} | "
-                 f"{row['crops_per_s']:.0f} | {row['headroom']:.1f} |")
-  lines += ["", "| pseudo-target construction (K=2) | input | ms | share of the step |",
-            "|---|---|---|---|"]
-  for row in result["steps"]:
-    if "target_share" in row:
-      share = row["target_share"]
-      lines.append(f"| warp + ensemble + refine + uncertainty + select | "
-                   f"{row['size'][0]}x{row['size'][1]} | {1000 * share['seconds']:.1f} | "
-                   f"{100 * share['share']:.1f}% |")
-  lines += ["", "| model (supervised step, batch "
-            f"{result['model_batch']}) | input | params (trainable) | forward GFLOP/crop | "
-            "crops/s | GFLOP/s |", "|---|---|---|---|---|---|"]
-  for row in result["models"]:
-    lines.append(f"| {row['model']} | {row['size'][0]}x{row['size'][1]} | "
-                 f"{row['trainable_params'] / 1e6:.2f}M | {row['gflops_per_crop']:.2f} | "
-                 f"{row['crops_per_s']:.1f} | {row['achieved_gflops']:.0f} |")
-  lines += ["", "| MirroredStrategy (method K=2) | input | s/step, 1 device | "
-            "s/step, 2 logical devices | speed-up |", "|---|---|---|---|---|"]
-  for row in result["mirrored"]:
-    lines.append(f"| global batch {row['crops']} | {row['size'][0]}x{row['size'][1]} | "
-                 f"{row['one']:.3f} | {row['two']:.3f} | {row['one'] / row['two']:.2f}x |")
+  """The tables of the parts `result` holds, each with the date and commit it was measured at."""
+  lines = [f"Machine: {result['machine']}. Each row's float32 2048^2 matmul GFLOP/s is the "
+           "higher of two measurements just before and after its step (the practical ceiling; "
+           "it drifts on shared machines)."]
+  measured = result.get("measured", {})
+
+  def header(part):
+    when = measured.get(part, {})
+    lines.extend(["", f"Measured {when.get('date', '?')}, commit {when.get('commit', '?')}:", ""])
+
+  if result.get("steps"):
+    header("steps")
+    lines += ["| network | step | input | source crops/step | s/step | crops/s | GFLOP/step | "
+              "GFLOP/s | matmul GFLOP/s | % of matmul |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for row in result["steps"]:
+      lines.append(f"| {row['network']} | {row['step']} | {row['size'][0]}x{row['size'][1]} | "
+                   f"{row['crops']} | {row['seconds']:.3f} | {row['crops_per_s']:.1f} | "
+                   f"{row['gflops_per_step']:.1f} | {row['achieved_gflops']:.0f} | "
+                   f"{row['matmul_gflops']:.0f} | {100 * row['matmul_share']:.0f}% |")
+    lines += ["", "Forward FLOPs per crop: " + ", ".join(
+        f"{name}: {f / 1e9:.2f} GFLOP" for name, f in result["model_flops"].items())]
+    lines += ["", "| pseudo-target construction (K=2) | network | input | ms | share of the step |",
+              "|---|---|---|---|---|"]
+    for row in result["steps"]:
+      if "target_share" in row:
+        share = row["target_share"]
+        lines.append(f"| warp + ensemble + refine + uncertainty + select | {row['network']} | "
+                     f"{row['size'][0]}x{row['size'][1]} | {1000 * share['seconds']:.1f} | "
+                     f"{100 * share['share']:.1f}% |")
+  if result.get("pipelines"):
+    header("pipelines")
+    lines += ["| input pipeline alone | input | crops/s | x the method's step (K=2) needs |",
+              "|---|---|---|---|"]
+    for row in result["pipelines"]:
+      lines.append(f"| {row['pipeline']} | {row['size'][0]}x{row['size'][1]} | "
+                   f"{row['crops_per_s']:.0f} | {row['headroom']:.1f} |")
+  if result.get("models"):
+    header("models")
+    lines += [f"| model (supervised step, batch {result['model_batch']}) | input | "
+              "params (trainable) | forward GFLOP/crop | crops/s | GFLOP/s | % of matmul |",
+              "|---|---|---|---|---|---|---|"]
+    for row in result["models"]:
+      lines.append(f"| {row['model']} | {row['size'][0]}x{row['size'][1]} | "
+                   f"{row['trainable_params'] / 1e6:.2f}M | {row['gflops_per_crop']:.2f} | "
+                   f"{row['crops_per_s']:.1f} | {row['achieved_gflops']:.0f} | "
+                   f"{100 * row['matmul_share']:.0f}% |")
+  if result.get("mirrored"):
+    header("mirrored")
+    lines += ["| MirroredStrategy (method K=2, ResNet-18) | input | s/step, 1 device | "
+              "s/step, 2 logical devices | speed-up |", "|---|---|---|---|---|"]
+    for row in result["mirrored"]:
+      lines.append(f"| global batch {row['crops']} | {row['size'][0]}x{row['size'][1]} | "
+                   f"{row['one']:.3f} | {row['two']:.3f} | {row['one'] / row['two']:.2f}x |")
   return "\n".join(lines) + "\n"
 
 
@@ -283,65 +328,99 @@ def _define_flags():
   flags.DEFINE_string("out", "benchmarks/throughput", "Output prefix (.json and .md).")
   flags.DEFINE_string("data_root", "data/benchmark_synthetic", "Synthetic data for pipelines.")
   flags.DEFINE_list("parts", list(PARTS),
-                    "Parts to measure; the others are kept from an existing <out>.json (each "
-                    "part records when it was measured).")
+                    "Parts to measure, each in its own process (TensorFlow keeps the memory "
+                    "of every model a process built); the others are kept from an existing "
+                    "<out>.json of this machine, and each part records its date and commit.")
 
 
-def main(argv):
-  del argv
-  parts = set(FLAGS.parts)
-  if not parts <= set(PARTS):
-    raise app.UsageError(f"--parts must be a subset of {PARTS}, got {sorted(parts)}")
-  out = coco.resolve_path(FLAGS.out)
-  keep = {}
-  if parts != set(PARTS):
-    if not os.path.exists(out + ".json"):
-      raise app.UsageError(f"--parts={','.join(sorted(parts))} needs an earlier full run's "
-                           f"{out}.json for the other parts")
-    with open(out + ".json") as f:
-      keep = json.load(f)
-  # Two logical CPU devices for the MirroredStrategy comparison (before any TF op runs).
-  cpu = tf.config.list_physical_devices("CPU")[0]
-  tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-  start = time.time()
-  today = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-  sizes = [tuple(int(v) for v in s.split("x")) for s in FLAGS.sizes]
-  result = dict(keep)
-  result.update({"machine": runtime.machine_description(),
-                 "matmul_gflops": runtime.matmul_gflops(),
-                 "model_batch": FLAGS.batch})
-  result.setdefault("measured", {})
-  for part in parts:
-    result[part] = []
-    result["measured"][part] = today
-  if "steps" in parts:
+def commit():
+  """The repository's HEAD commit (short), with '+changes' if the worktree differs; '?' if none."""
+  root = coco.resolve_path(".")
+  try:
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
+                          text=True, check=True, timeout=30).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                           capture_output=True, text=True, check=True, timeout=30).stdout.strip()
+  except (OSError, subprocess.SubprocessError):
+    return "?"
+  return head + ("+changes" if dirty else "")
+
+
+def measure(part, sizes, result):
+  """Measures one part into `result` (in this process)."""
+  result[part] = []
+  result.setdefault("measured", {})[part] = {
+      "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "commit": commit()}
+  if part == "steps":
     result["model_flops"] = {}
     for size in sizes:
-      rows, flops = step_benchmark(size, FLAGS.batch, FLAGS.repeats)
-      result["steps"] += rows
-      result["model_flops"][f"{size[0]}x{size[1]}"] = flops
-  if "pipelines" in parts:
+      for network in NETWORKS:
+        if network != "ResNet-18" and size != sizes[0]:
+          continue  # the demo's network at the first (the demo's) size only
+        rows, flops = step_benchmark(size, FLAGS.batch, FLAGS.repeats, network=network)
+        result["steps"] += rows
+        result["model_flops"][f"{network}, {size[0]}x{size[1]}"] = flops
+  elif part == "pipelines":
     for size in sizes:
-      needed = next((r["crops_per_s"] for r in result["steps"]
-                     if r["step"] == "method K=2" and tuple(r["size"]) == size), None)
+      needed = next((r["crops_per_s"] for r in result.get("steps", [])
+                     if r["step"] == "method K=2" and r["network"] == "ResNet-18"
+                     and tuple(r["size"]) == size), None)
       if needed is None:
-        raise app.UsageError(f"no 'method K=2' step measured at {size[0]}x{size[1]} to compare "
-                             "the pipeline with; add 'steps' to --parts")
+        raise app.UsageError(f"no ResNet-18 'method K=2' step measured at {size[0]}x{size[1]} "
+                             "to compare the pipeline with; add 'steps' to --parts")
       for row in pipeline_benchmark(size, FLAGS.batch, coco.resolve_path(FLAGS.data_root),
                                     FLAGS.repeats):
         row["headroom"] = row["crops_per_s"] / needed
         result["pipelines"].append(row)
-  if "models" in parts:
+  elif part == "models":
     for size in sizes:
       result["models"] += model_benchmark(size, FLAGS.batch, max(2, FLAGS.repeats // 2))
-  if "mirrored" in parts:
+  elif part == "mirrored":
+    # Two logical CPU devices (configured before any TF op ran in this process).
     size = sizes[0]
-    one = step_benchmark(size, FLAGS.batch, FLAGS.repeats, devices=["/cpu:0"])[0]
-    two = step_benchmark(size, FLAGS.batch, FLAGS.repeats, devices=["/cpu:0", "/cpu:1"])[0]
-    pick = lambda rows: next(r["seconds"] for r in rows if r["step"] == "method K=2")
+    seconds = [step_benchmark(size, FLAGS.batch, FLAGS.repeats, devices=devices, ks=(2,),
+                              with_supervised=False)[0][0]["seconds"]
+               for devices in (["/cpu:0"], ["/cpu:0", "/cpu:1"])]
     result["mirrored"].append({"size": list(size), "crops": 2 * FLAGS.batch,
-                               "one": pick(one), "two": pick(two)})
-  result["wall_seconds"] = round(time.time() - start, 1)
+                               "one": seconds[0], "two": seconds[1]})
+
+
+def main(argv):
+  del argv
+  parts = [p for p in PARTS if p in FLAGS.parts]
+  if set(FLAGS.parts) - set(PARTS):
+    raise app.UsageError(f"--parts must be a subset of {PARTS}, got {FLAGS.parts}")
+  out = coco.resolve_path(FLAGS.out)
+  if len(parts) > 1:
+    # One process per part, in order (pipelines compare with the steps part's rows).
+    for part in parts:
+      command = [sys.executable, "-m", "tfpose_ssl.benchmarks.throughput", f"--parts={part}",
+                 f"--sizes={','.join(FLAGS.sizes)}", f"--batch={FLAGS.batch}",
+                 f"--repeats={FLAGS.repeats}", f"--out={out}",
+                 f"--data_root={coco.resolve_path(FLAGS.data_root)}"]
+      print(f"measuring {part}: {' '.join(command)}", flush=True)
+      subprocess.run(command, check=True)
+    with open(out + ".json") as f:
+      print(markdown(json.load(f)), flush=True)
+    return
+  result = {}
+  if os.path.exists(out + ".json"):
+    with open(out + ".json") as f:
+      result = json.load(f)
+    if result.get("machine") != runtime.machine_description():
+      print(f"{out}.json was measured on {result.get('machine')}: its parts are dropped (one "
+            "file never mixes machines)", flush=True)
+      result = {}
+  cpu = tf.config.list_physical_devices("CPU")[0]
+  tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+  start = time.time()
+  sizes = [tuple(int(v) for v in s.split("x")) for s in FLAGS.sizes]
+  result.update({"machine": runtime.machine_description(), "model_batch": FLAGS.batch})
+  measure(parts[0], sizes, result)
+  result.setdefault("wall_seconds", {})
+  if not isinstance(result["wall_seconds"], dict):
+    result["wall_seconds"] = {}
+  result["wall_seconds"][parts[0]] = round(time.time() - start, 1)
   io_utils.atomic_write_text(out + ".json", json.dumps(result, indent=1))
   text = markdown(result)
   io_utils.atomic_write_text(out + ".md", text)
