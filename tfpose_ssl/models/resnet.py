@@ -6,6 +6,7 @@ torchvision ImageNet weights fit layer by layer); ResNet-50/101/152 come from
 """
 
 import os
+import warnings
 
 import keras
 
@@ -123,11 +124,22 @@ def resnet_backbone(depth, input_shape, weights=None, width=64, synchronized_bn=
   return backbone, normalization
 
 
+# Keras 3.15's loader walks a Functional model's `_operations_by_depth` / `_nodes_by_depth`
+# (which mirror its `layers`) before `layers` itself; the first walk finds no group for them in
+# the file and warns "Skipping nested container ... will retain their freshly-initialized
+# weights", then the `layers` walk loads every one of them (keras-team/keras#23021: the fix,
+# #23022, silences this only when `layers` was walked first). Only that false warning is
+# silenced here; a layer missing from the file still raises.
+_MIRROR_CONTAINER_WARNING = r"Skipping nested container at '_(operations|nodes)_by_depth/"
+
+
 def load_backbone_weights(backbone, path, label):
   """Loads a Keras `.weights.h5` into `backbone`; a file of another architecture is an error."""
   if not os.path.isfile(path):
     raise FileNotFoundError(f"backbone weights file not found: {path}")
   try:
-    backbone.load_weights(path)
+    with warnings.catch_warnings():
+      warnings.filterwarnings("ignore", message=_MIRROR_CONTAINER_WARNING, category=UserWarning)
+      backbone.load_weights(path)
   except (ValueError, KeyError) as e:
     raise ValueError(f"weights file {path} does not fit {label}: {e}") from e
