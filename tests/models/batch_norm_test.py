@@ -1,4 +1,6 @@
-"""FusedBatchNormalization against Keras' BatchNormalization and a NumPy reference."""
+"""batch_norm.BatchNormalization (the fused kernel) against Keras' BatchNormalization and a NumPy reference."""
+
+import os
 
 import keras
 import numpy as np
@@ -10,7 +12,7 @@ from tfpose_ssl.models import batch_norm
 def _pair(shape=(None, 4, 5, 3), **kwargs):
   """A Keras and a fused layer with the same (non-trivial) weights."""
   keras_bn = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, **kwargs)
-  fused = batch_norm.FusedBatchNormalization(momentum=0.9, epsilon=1e-5, **kwargs)
+  fused = batch_norm.BatchNormalization(momentum=0.9, epsilon=1e-5, **kwargs)
   channels = shape[-1]
   for layer in (keras_bn, fused):
     layer.build(shape)
@@ -22,7 +24,7 @@ def _pair(shape=(None, 4, 5, 3), **kwargs):
   return keras_bn, fused
 
 
-class FusedBatchNormalizationTest(tf.test.TestCase):
+class BatchNormalizationTest(tf.test.TestCase):
 
   def test_training_matches_numpy_and_keras(self):
     keras_bn, fused = _pair()
@@ -87,31 +89,62 @@ class FusedBatchNormalizationTest(tf.test.TestCase):
     x = np.random.default_rng(6).normal(size=(2, 5)).astype(np.float32)  # rank 2
     self.assertFalse(fused.fused_applies(tf.constant(x)))
     self.assertAllClose(fused(x, training=True), keras_bn(x, training=True), atol=1e-5)
-    synced = batch_norm.FusedBatchNormalization(synchronized=True)
+    synced = batch_norm.BatchNormalization(synchronized=True)
     synced.build((None, 4, 5, 3))
     self.assertFalse(synced.fused_applies(tf.zeros([1, 4, 5, 3])))
 
+  def test_weight_files_interchange_with_keras_batch_normalization(self):
+    # Keras names a layer's group in a .weights.h5 file after its class: files converted with
+    # Keras' own layer (e.g. by tools/convert_weights.py before this layer existed) must load.
+    def model(bn_class):
+      inputs = keras.Input((4, 5, 3))
+      x = keras.layers.Conv2D(2, 1, name="conv")(inputs)
+      return keras.Model(inputs, bn_class(momentum=0.9, epsilon=1e-5, name="bn")(x))
+
+    source, target = model(keras.layers.BatchNormalization), model(batch_norm.BatchNormalization)
+    rng = np.random.default_rng(8)
+    source.set_weights([rng.normal(size=w.shape).astype(np.float32) + 2.0
+                        for w in source.weights])
+    for a, b in ((source, target), (target, source)):
+      path = os.path.join(self.get_temp_dir(), "bn.weights.h5")
+      a.save_weights(path)
+      b.load_weights(path)
+      for wa, wb in zip(a.weights, b.weights):
+        self.assertAllEqual(wa, wb)
+
   def test_bfloat16_inputs(self):
     _, fused = _pair()
-    fused_bf16 = batch_norm.FusedBatchNormalization(momentum=0.9, epsilon=1e-5,
+    fused_bf16 = batch_norm.BatchNormalization(momentum=0.9, epsilon=1e-5,
                                                     dtype="mixed_bfloat16")
     fused_bf16.build((None, 4, 5, 3))
     fused_bf16.set_weights(fused.get_weights())
     x = np.random.default_rng(7).normal(size=(2, 4, 5, 3)).astype(np.float32)
-    out = fused_bf16(tf.cast(x, tf.bfloat16), training=True)
+    x_bf16 = tf.cast(x, tf.bfloat16)
+    with tf.GradientTape() as tape:
+      tape.watch(x_bf16)
+      out = fused_bf16(x_bf16, training=True)
+      loss = tf.reduce_sum(tf.cast(out, tf.float32) ** 2)
+    grads = tape.gradient(loss, [x_bf16] + fused_bf16.trainable_weights)
     self.assertEqual(out.dtype, tf.bfloat16)
     self.assertAllClose(tf.cast(out, tf.float32), fused(x, training=True), atol=0.05)
+    x = tf.constant(x)
+    with tf.GradientTape() as tape:
+      tape.watch(x)
+      loss = tf.reduce_sum(fused(x, training=True) ** 2)
+    expected = tape.gradient(loss, [x] + fused.trainable_weights)
+    for grad, want in zip(grads, expected):
+      self.assertAllClose(tf.cast(grad, tf.float32), want, atol=0.1, rtol=0.05)
     self.assertEqual(fused_bf16.moving_mean.dtype, "float32")
 
   def test_config_round_trip(self):
     layer = batch_norm.batch_norm("bn")
     config = layer.get_config()
     self.assertEqual((config["momentum"], config["epsilon"], config["name"]), (0.9, 1e-5, "bn"))
-    copy = batch_norm.FusedBatchNormalization.from_config(config)
-    self.assertIsInstance(copy, batch_norm.FusedBatchNormalization)
+    copy = batch_norm.BatchNormalization.from_config(config)
+    self.assertIsInstance(copy, batch_norm.BatchNormalization)
     self.assertEqual(copy.get_config(), config)
     restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
-    self.assertIsInstance(restored, batch_norm.FusedBatchNormalization)
+    self.assertIsInstance(restored, batch_norm.BatchNormalization)
 
 
 if __name__ == "__main__":

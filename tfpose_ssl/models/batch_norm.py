@@ -6,11 +6,13 @@ about a quarter of the demo's training step: measured with the TF profiler on an
 (AVX2; configs/synthetic.gin's quarter-width ResNet-18 at 128x96, K = 2, 16 + 16 crops),
 Mean/SquaredDifference/Mul/Sub/RealDiv/Tile and their gradients took ~30% of op time; with the
 fused op (oneDNN's `_MklNativeFusedBatchNormEx`, which also fuses the following ReLU) the
-dual-student step went from 0.55 to 0.43 s and the supervised step from 0.19 to 0.14 s
-(`python -m tfpose_ssl.benchmarks.throughput`).
+dual-student step went from 0.52 to 0.39 s (median of 3 alternating runs of each, the step
+on fixed data as `python -m tfpose_ssl.benchmarks.throughput` times it).
 
-The layer is a `keras.layers.BatchNormalization` (same weights, names, config, checkpoints and
-`.weights.h5` files): only `call` differs, and it keeps Keras' semantics exactly — the moving
+The layer is a `keras.layers.BatchNormalization` of the same class name (Keras names a layer's
+group in a `.weights.h5` file after its class, so weight files written with Keras' layer load
+into it and back; checkpoints and config are the same too): only `call` differs, and it keeps
+Keras' semantics exactly — the moving
 statistics use the biased batch variance (the fused op returns the Bessel-corrected one, which
 is undone here) and `momentum` as Keras defines it. Cases the fused kernel does not cover
 (synchronized statistics across replicas, masks, renormalization, no scale or center, a
@@ -24,8 +26,11 @@ FUSED_DTYPES = (tf.float32, tf.float16, tf.bfloat16)
 
 
 @keras.saving.register_keras_serializable(package="tfpose_ssl")
-class FusedBatchNormalization(keras.layers.BatchNormalization):
-  """`keras.layers.BatchNormalization` computed by TensorFlow's fused kernel where it applies."""
+class BatchNormalization(keras.layers.BatchNormalization):
+  """`keras.layers.BatchNormalization` computed by TensorFlow's fused kernel where it applies.
+
+  Registered for Keras serialization as "tfpose_ssl>BatchNormalization".
+  """
 
   def fused_applies(self, inputs, mask=None):
     """True when `call` uses the fused kernel for these inputs."""
@@ -44,10 +49,10 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
       outputs, mean, variance, _, _, _ = tf.raw_ops.FusedBatchNormV3(
           x=inputs, scale=gamma, offset=beta, mean=empty, variance=empty, epsilon=self.epsilon,
           exponential_avg_factor=1.0, data_format="NHWC", is_training=True)
-      # The kernel returns the unbiased variance (n / (n - 1) times the biased one, unchanged
-      # for n = 1); Keras' moving variance averages the biased one.
+      # The kernel returns the unbiased variance (n / (n - 1) times the biased one; 0 for
+      # n = 1); Keras' moving variance averages the biased one.
       count = tf.cast(tf.reduce_prod(tf.shape(inputs)[:-1]), tf.float32)
-      variance *= tf.where(count > 1.0, (count - 1.0) / count, 1.0)
+      variance *= (count - 1.0) / count
       self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
       self.moving_variance.assign(self.moving_variance * self.momentum
                                   + variance * (1.0 - self.momentum))
@@ -64,5 +69,5 @@ def batch_norm(name, synchronized=False):
 
   torch's defaults (momentum 0.1 there is 0.9 here), as the pose literature trains with.
   """
-  return FusedBatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=synchronized,
+  return BatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=synchronized,
                                  name=name)

@@ -66,13 +66,13 @@ def basic_resnet(depth, input_shape, width=64, synchronized_bn=False, name=None)
 
 def replace_batch_norm(model, synchronized):
   """A copy of `model` (same weights) whose BatchNormalization layers run on the fused kernel
-  (`batch_norm.FusedBatchNormalization`), synchronized across replicas if asked."""
+  (`batch_norm.BatchNormalization`), synchronized across replicas if asked."""
 
   def clone(layer):
     config = layer.get_config()
     if isinstance(layer, keras.layers.BatchNormalization):
       config["synchronized"] = synchronized
-      return batch_norm_lib.FusedBatchNormalization.from_config(config)
+      return batch_norm_lib.BatchNormalization.from_config(config)
     return layer.__class__.from_config(config)
 
   copy = keras.models.clone_model(model, clone_function=clone)
@@ -124,12 +124,13 @@ def resnet_backbone(depth, input_shape, weights=None, width=64, synchronized_bn=
   return backbone, normalization
 
 
-# Keras 3.15's loader walks a Functional model's `_operations_by_depth` / `_nodes_by_depth`
-# (which mirror its `layers`) before `layers` itself; the first walk finds no group for them in
-# the file and warns "Skipping nested container ... will retain their freshly-initialized
-# weights", then the `layers` walk loads every one of them (keras-team/keras#23021: the fix,
-# #23022, silences this only when `layers` was walked first). Only that false warning is
-# silenced here; a layer missing from the file still raises.
+# Loading a file of another architecture, Keras 3.15 first walks the Functional model's
+# `_operations_by_depth` / `_nodes_by_depth` (which mirror its `layers`) and warns once per
+# container "Skipping nested container ... will retain their freshly-initialized weights"
+# (34-243 warnings for a ResNet-18 or HRNet file of another width), then raises for the
+# mismatch (keras-team/keras#23021 / #23022 silence this only for metadata containers). Those
+# warnings are false here: the load is refused with one error naming the file. A file that fits
+# loads without them.
 _MIRROR_CONTAINER_WARNING = r"Skipping nested container at '_(operations|nodes)_by_depth/"
 
 
