@@ -1,5 +1,6 @@
 """`bazel run //export -- ...`: the same as `python -m tfpose_ssl.export ...`."""
 
+import tfpose_ssl  # pylint: disable=unused-import  (first: TensorFlow's options, runtime.py)
 from absl import app
 
 from tfpose_ssl import export

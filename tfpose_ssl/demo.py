@@ -19,6 +19,7 @@ its own workdir; running the command again resumes where it stopped.
 The synthetic data are generated on first use (by the burn-in run) under data/synthetic.
 """
 
+import tfpose_ssl  # pylint: disable=unused-import  (first: TensorFlow's options, runtime.py)
 import json
 import os
 import subprocess

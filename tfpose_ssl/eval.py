@@ -9,6 +9,7 @@ given. Writes COCO results JSONs (one per student, and the ensemble of two stude
 metrics.json, and prints the COCO summary.
 """
 
+import tfpose_ssl  # pylint: disable=unused-import  (first: TensorFlow's options, runtime.py)
 import json
 import os
 

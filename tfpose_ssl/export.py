@@ -14,6 +14,7 @@ ensemble (twice the compute) and the quantized variants only when asked (full in
 on validation crops, so it needs the config's validation set).
 """
 
+import tfpose_ssl  # pylint: disable=unused-import  (first: TensorFlow's options, runtime.py)
 import os
 
 from absl import app

@@ -12,6 +12,7 @@ results (pycocotools `loadRes` format); detector boxes get SimpleBaseline's resc
 OKS-NMS, as in evaluation.
 """
 
+import tfpose_ssl  # pylint: disable=unused-import  (first: TensorFlow's options, runtime.py)
 import json
 import os
 

@@ -10,6 +10,7 @@ Running the same command again resumes from the last checkpoint; under a changed
 refuses (`train.allow_config_change=True` continues on purpose).
 """
 
+import tfpose_ssl  # pylint: disable=unused-import  (first: TensorFlow's options, runtime.py)
 import json
 import os
 import time
@@ -176,7 +177,7 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
     raise ValueError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
   keras.mixed_precision.set_global_policy(precision)
   if (precision == "mixed_bfloat16" and not tf.config.list_physical_devices("GPU")
-      and not runtime.has_bfloat16_units()):
+      and runtime.cpu_flags() and not runtime.has_bfloat16_units()):  # x86 flags known
     logging.warning("mixed_bfloat16 on a CPU without AVX512_BF16 or AMX (%s): bfloat16 is "
                     "emulated and training is several times slower than float32 (8.7x for "
                     "the demo's step on an AVX2 CPU)", ", ".join(runtime.cpu_flags()) or "?")

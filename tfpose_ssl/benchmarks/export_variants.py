@@ -10,6 +10,7 @@ the fp32 TFLite keypoints (and the SavedModel's distance to the in-memory Keras 
 Writes `<out>.json` and `<out>.md`.
 """
 
+import tfpose_ssl  # pylint: disable=unused-import  (first: TensorFlow's options, runtime.py)
 import json
 import os
 import tempfile

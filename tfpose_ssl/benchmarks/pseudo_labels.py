@@ -23,6 +23,7 @@ heatmap's maximum inside the loss view is within 0.1 x the box's longer side of 
 Writes `<out>/pseudo_labels.json` and `.md` (default out: `<workdir>/pseudo_labels`).
 """
 
+import tfpose_ssl  # pylint: disable=unused-import  (first: TensorFlow's options, runtime.py)
 import json
 import os
 import subprocess

@@ -20,6 +20,7 @@ and ensemble, PCK@0.1 of the 7 meta-joints, the pseudo-label PCK before and afte
 and the students' own PCK on the loss view for the same joints).
 """
 
+import tfpose_ssl  # pylint: disable=unused-import  (first: TensorFlow's options, runtime.py)
 import json
 import os
 import time

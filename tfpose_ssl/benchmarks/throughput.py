@@ -14,11 +14,13 @@ process. Every figure is the median of repeated timed calls after warm-up:
     uncertainty, selection) as a share of the semi-supervised step;
   * MirroredStrategy over 2 logical CPU devices against 1;
   * model FLOPs per crop and achieved GFLOP/s, next to this machine's float32 matmul GFLOP/s
-    measured just before each step (the practical ceiling) and the share of it achieved;
+    around each step (the higher of two measurements, just before and after it: the practical
+    ceiling) and the share of it achieved;
   * parameters, FLOPs and supervised-step throughput of SimpleBaseline ResNet-18/50 and
     HRNet-W32/W48.
 """
 
+import tfpose_ssl  # pylint: disable=unused-import  (first: TensorFlow's options, runtime.py)
 import json
 import os
 import subprocess
@@ -128,13 +130,15 @@ NETWORKS = {
 
 
 def step_benchmark(size, batch, repeats, devices=None, network="ResNet-18", ks=None,
-                   with_supervised=True):
+                   with_supervised=True, extras=True):
   """Median step seconds and crops/s of supervised, DualPose (K = 0) and the method's K at `size`.
 
   Each row also holds this machine's float32 matmul GFLOP/s around its step (the higher of the
   rates measured just before and just after: it drifts on shared machines) and the step's
-  achieved share of it.
+  achieved share of it; `extras=False` skips those and the pseudo-target timing (step times
+  only).
   """
+  matmul_rate = runtime.matmul_gflops if extras else lambda: float("nan")
   settings = NETWORKS[network]
   codec = codec_lib.KeypointCodec(size)
   build = lambda: simple_baseline.simple_baseline(size, "resnet18", width=settings["width"],
@@ -154,23 +158,23 @@ def step_benchmark(size, batch, repeats, devices=None, network="ResNet-18", ks=N
     with strategy.scope():
       trainer = supervised.SupervisedTrainer(build_model=build)
       trainer.compile([keras.optimizers.Adam(1e-3)])
-    matmul = runtime.matmul_gflops()
+    matmul = matmul_rate()
     seconds = timed_step(strategy, trainer, _fake_batches(codec, None, 2 * batch, 0), repeats)
-    add("supervised", seconds, 3 * 2 * batch * flops, max(matmul, runtime.matmul_gflops()))
+    add("supervised", seconds, 3 * 2 * batch * flops, max(matmul, matmul_rate()))
   for k in settings["ks"] if ks is None else ks:
     spec = spec_for(k)
     with strategy.scope():
       trainer = dual_student.DualStudentTrainer(build_model=build, codec=codec, views=spec)
       trainer.compile([keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3)])
-    matmul = runtime.matmul_gflops()
+    matmul = matmul_rate()
     seconds = timed_step(strategy, trainer, _fake_batches(codec, spec, batch, batch), repeats)
-    matmul = max(matmul, runtime.matmul_gflops())
+    matmul = max(matmul, matmul_rate())
     # Per student: labeled + loss view with gradient (3x forward), the other ensemble views
     # forward only.
     nograd = spec.num_targets - (1 if spec.loss_view_in_ensemble else 0)
     add("DualPose (K=0)" if k == 0 else f"method K={k}", seconds,
         2 * (3 * 2 * batch + nograd * batch) * flops, matmul)
-    if k == 2:
+    if k == 2 and extras:
       rows[-1]["target_share"] = target_share(trainer, codec, spec, batch, seconds, repeats)
   return rows, flops
 
@@ -270,7 +274,8 @@ def markdown(result):
 
   def header(part):
     when = measured.get(part, {})
-    lines.extend(["", f"Measured {when.get('date', '?')}, commit {when.get('commit', '?')}:", ""])
+    lines.extend(["", f"Measured {when.get('date', '?')}, commit {when.get('commit', '?')}, "
+                  f"batch {when.get('batch', '?')}:", ""])
 
   if result.get("steps"):
     header("steps")
@@ -300,7 +305,7 @@ def markdown(result):
                    f"{row['crops_per_s']:.0f} | {row['headroom']:.1f} |")
   if result.get("models"):
     header("models")
-    lines += [f"| model (supervised step, batch {result['model_batch']}) | input | "
+    lines += ["| model (supervised step) | input | "
               "params (trainable) | forward GFLOP/crop | crops/s | GFLOP/s | % of matmul |",
               "|---|---|---|---|---|---|---|"]
     for row in result["models"]:
@@ -319,6 +324,7 @@ def markdown(result):
 
 
 PARTS = ("steps", "pipelines", "models", "mirrored")
+FORMAT = 2  # of <out>.json: per-part date, commit and batch; per-row matmul rate
 
 
 def _define_flags():
@@ -331,16 +337,22 @@ def _define_flags():
                     "Parts to measure, each in its own process (TensorFlow keeps the memory "
                     "of every model a process built); the others are kept from an existing "
                     "<out>.json of this machine, and each part records its date and commit.")
+  flags.DEFINE_string("commit", None, "Commit to record (default: the repository's HEAD); the "
+                      "parent process passes its own to the processes of the parts.")
 
 
 def commit():
-  """The repository's HEAD commit (short), with '+changes' if the worktree differs; '?' if none."""
-  root = coco.resolve_path(".")
+  """This code's HEAD commit (short), '+changes' if tracked files other than benchmark results
+  differ from it; '?' outside a git checkout."""
+  root = os.environ.get("BUILD_WORKSPACE_DIRECTORY") or os.path.dirname(os.path.abspath(__file__))
   try:
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
                           text=True, check=True, timeout=30).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                           capture_output=True, text=True, check=True, timeout=30).stdout.strip()
+    top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=root, capture_output=True,
+                         text=True, check=True, timeout=30).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                            ":(exclude)benchmarks"], cwd=top, capture_output=True, text=True,
+                           check=True, timeout=30).stdout.strip()
   except (OSError, subprocess.SubprocessError):
     return "?"
   return head + ("+changes" if dirty else "")
@@ -350,7 +362,8 @@ def measure(part, sizes, result):
   """Measures one part into `result` (in this process)."""
   result[part] = []
   result.setdefault("measured", {})[part] = {
-      "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "commit": commit()}
+      "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+      "commit": FLAGS.commit or commit(), "batch": FLAGS.batch}
   if part == "steps":
     result["model_flops"] = {}
     for size in sizes:
@@ -379,7 +392,7 @@ def measure(part, sizes, result):
     # Two logical CPU devices (configured before any TF op ran in this process).
     size = sizes[0]
     seconds = [step_benchmark(size, FLAGS.batch, FLAGS.repeats, devices=devices, ks=(2,),
-                              with_supervised=False)[0][0]["seconds"]
+                              with_supervised=False, extras=False)[0][0]["seconds"]
                for devices in (["/cpu:0"], ["/cpu:0", "/cpu:1"])]
     result["mirrored"].append({"size": list(size), "crops": 2 * FLAGS.batch,
                                "one": seconds[0], "two": seconds[1]})
@@ -388,8 +401,8 @@ def measure(part, sizes, result):
 def main(argv):
   del argv
   parts = [p for p in PARTS if p in FLAGS.parts]
-  if set(FLAGS.parts) - set(PARTS):
-    raise app.UsageError(f"--parts must be a subset of {PARTS}, got {FLAGS.parts}")
+  if set(FLAGS.parts) - set(PARTS) or not parts:
+    raise app.UsageError(f"--parts must be a non-empty subset of {PARTS}, got {FLAGS.parts}")
   out = coco.resolve_path(FLAGS.out)
   if len(parts) > 1:
     # One process per part, in order (pipelines compare with the steps part's rows).
@@ -397,7 +410,8 @@ def main(argv):
       command = [sys.executable, "-m", "tfpose_ssl.benchmarks.throughput", f"--parts={part}",
                  f"--sizes={','.join(FLAGS.sizes)}", f"--batch={FLAGS.batch}",
                  f"--repeats={FLAGS.repeats}", f"--out={out}",
-                 f"--data_root={coco.resolve_path(FLAGS.data_root)}"]
+                 f"--data_root={coco.resolve_path(FLAGS.data_root)}",
+                 f"--commit={FLAGS.commit or commit()}"]
       print(f"measuring {part}: {' '.join(command)}", flush=True)
       subprocess.run(command, check=True)
     with open(out + ".json") as f:
@@ -407,15 +421,16 @@ def main(argv):
   if os.path.exists(out + ".json"):
     with open(out + ".json") as f:
       result = json.load(f)
-    if result.get("machine") != runtime.machine_description():
-      print(f"{out}.json was measured on {result.get('machine')}: its parts are dropped (one "
-            "file never mixes machines)", flush=True)
+    if (result.get("machine"), result.get("format")) != (runtime.machine_description(), FORMAT):
+      print(f"{out}.json was measured on {result.get('machine')} (format "
+            f"{result.get('format', 1)}): its parts are dropped (one file never mixes machines "
+            "or formats)", flush=True)
       result = {}
   cpu = tf.config.list_physical_devices("CPU")[0]
   tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
   start = time.time()
   sizes = [tuple(int(v) for v in s.split("x")) for s in FLAGS.sizes]
-  result.update({"machine": runtime.machine_description(), "model_batch": FLAGS.batch})
+  result.update({"machine": runtime.machine_description(), "format": FORMAT})
   measure(parts[0], sizes, result)
   result.setdefault("wall_seconds", {})
   if not isinstance(result["wall_seconds"], dict):

@@ -15,6 +15,7 @@ Usage:
   bazel run //tfpose_ssl/data:generate_synthetic -- --out=data/synthetic --split=val --num_images=200
 """
 
+import tfpose_ssl  # pylint: disable=unused-import  (first: TensorFlow's options, runtime.py)
 import json
 import math
 import os

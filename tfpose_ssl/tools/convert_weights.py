@@ -14,6 +14,7 @@ backbone does not use (the classifier) are ignored; a backbone layer without a m
 or a tensor of the wrong shape, is an error.
 """
 
+import tfpose_ssl  # pylint: disable=unused-import  (first: TensorFlow's options, runtime.py)
 import re
 
 from absl import app
