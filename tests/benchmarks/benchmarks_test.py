@@ -84,13 +84,14 @@ class ThroughputHelpersTest(tf.test.TestCase):
     row = {"network": "demo (ResNet-18 / 4)", "step": "method K=2", "size": [128, 96],
            "crops": 32, "seconds": 0.5, "crops_per_s": 64.0, "gflops_per_step": 26.0,
            "achieved_gflops": 52.0, "matmul_gflops": 130.0, "matmul_share": 0.4}
-    result = {"machine": "CPU X (AVX2), 2 cores", "model_batch": 16, "steps": [row],
+    result = {"machine": "CPU X (AVX2), 2 cores", "format": throughput.FORMAT, "steps": [row],
               "model_flops": {"demo (ResNet-18 / 4), 128x96": 1.0e8},
-              "measured": {"steps": {"date": "2026-11-28 12:00 UTC", "commit": "abc1234"}}}
+              "measured": {"steps": {"date": "2026-11-28 12:00 UTC", "commit": "abc1234",
+                                     "batch": 16}}}
     text = throughput.markdown(result)
     self.assertIn("| demo (ResNet-18 / 4) | method K=2 | 128x96 | 32 | 0.500 | 64.0 | 26.0 | 52 "
                   "| 130 | 40% |", text)
-    self.assertIn("Measured 2026-11-28 12:00 UTC, commit abc1234:", text)
+    self.assertIn("Measured 2026-11-28 12:00 UTC, commit abc1234, batch 16:", text)
     self.assertIn("CPU X (AVX2), 2 cores", text)
     self.assertNotIn("input pipeline alone", text)  # parts not measured are left out
 
