@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from tests import testing
 from tfpose_ssl.benchmarks import quality
+from tfpose_ssl.benchmarks import step_variants
 from tfpose_ssl.benchmarks import throughput
 
 
@@ -101,6 +102,24 @@ class ThroughputHelpersTest(tf.test.TestCase):
     if not head:
       self.skipTest("not a git checkout")
     self.assertEqual(throughput.commit().split("+")[0], head)
+
+
+class StepVariantsTest(tf.test.TestCase):
+
+  def test_markdown_takes_medians_over_rounds(self):
+    def row(method, supervised, gflops, matmul):
+      return {"method_seconds": method, "supervised_seconds": supervised,
+              "method_gflops": gflops, "matmul_gflops": matmul, "onednn": True}
+
+    result = {"machine": "CPU X (AVX2)", "commit": "abc1234", "date": "2026-11-28 13:00 UTC",
+              "rounds": 3, "repeats": 10,
+              "variants": {"default": [row(0.4, 0.14, 60.0, 150.0), row(0.5, 0.2, 50.0, 100.0),
+                                       row(0.45, 0.15, 58.0, 145.0)]}}
+    text = step_variants.markdown(result)
+    # Medians: 0.45 s, 0.15 s, 58 GFLOP/s; share: median of 0.4, 0.5, 0.4 = 40%.
+    self.assertIn("| default | 0.450 | 0.150 | 58 | 40% | on | 0.40, 0.50, 0.45 |", text)
+    self.assertIn("3 alternating rounds", text)
+    self.assertIn("commit abc1234", text)
 
 
 if __name__ == "__main__":

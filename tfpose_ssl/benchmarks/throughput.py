@@ -80,7 +80,8 @@ def forward_flops(model):
   return int(total)
 
 
-def _fake_batches(codec, spec, labeled, unlabeled, seed=0):
+def fake_batches(codec, spec, labeled, unlabeled, seed=0):
+  """Fixed random batches of the shapes a training step takes (labeled; and unlabeled views)."""
   rng = np.random.default_rng(seed)
   h, w = codec.input_size
   keypoints = np.concatenate([rng.uniform([0, 0], [w - 1, h - 1], (labeled, 17, 2)),
@@ -108,14 +109,19 @@ def spec_for(k):
   return views_lib.MultiViewAugment(num_weak=1, num_strong=k)
 
 
-def timed_step(strategy, trainer, data, repeats):
-  """Median seconds of one train step on `data` (the global batch, split over replicas)."""
+def timed_step(strategy, trainer, data, repeats, jit_compile=False):
+  """Median seconds of one train step on `data` (the global batch, split over replicas).
+
+  `jit_compile`: the whole train step compiled by XLA (per replica).
+  """
   ds = tf.data.Dataset.from_tensors(data).repeat()
   iterator = iter(strategy.experimental_distribute_dataset(ds))
+  train_step = (tf.function(trainer.train_step, jit_compile=True) if jit_compile
+                else trainer.train_step)
 
   @tf.function
   def step(it):
-    outputs = strategy.run(trainer.train_step, args=(next(it),))
+    outputs = strategy.run(train_step, args=(next(it),))
     return tf.nest.map_structure(lambda t: strategy.reduce("MEAN", t, axis=None), outputs)
 
   return median_seconds(lambda: step(iterator)["loss"].numpy(), repeats)
@@ -159,7 +165,7 @@ def step_benchmark(size, batch, repeats, devices=None, network="ResNet-18", ks=N
       trainer = supervised.SupervisedTrainer(build_model=build)
       trainer.compile([keras.optimizers.Adam(1e-3)])
     matmul = matmul_rate()
-    seconds = timed_step(strategy, trainer, _fake_batches(codec, None, 2 * batch, 0), repeats)
+    seconds = timed_step(strategy, trainer, fake_batches(codec, None, 2 * batch, 0), repeats)
     add("supervised", seconds, 3 * 2 * batch * flops, max(matmul, matmul_rate()))
   for k in settings["ks"] if ks is None else ks:
     spec = spec_for(k)
@@ -167,7 +173,7 @@ def step_benchmark(size, batch, repeats, devices=None, network="ResNet-18", ks=N
       trainer = dual_student.DualStudentTrainer(build_model=build, codec=codec, views=spec)
       trainer.compile([keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3)])
     matmul = matmul_rate()
-    seconds = timed_step(strategy, trainer, _fake_batches(codec, spec, batch, batch), repeats)
+    seconds = timed_step(strategy, trainer, fake_batches(codec, spec, batch, batch), repeats)
     matmul = max(matmul, matmul_rate())
     # Per student: labeled + loss view with gradient (3x forward), the other ensemble views
     # forward only.
@@ -223,7 +229,7 @@ def model_benchmark(size, batch, repeats):
       trainer.compile([keras.optimizers.Adam(1e-3)])
     flops = forward_flops(trainer.student_1)
     matmul = runtime.matmul_gflops()
-    seconds = timed_step(strategy, trainer, _fake_batches(codec, None, batch, 0), repeats)
+    seconds = timed_step(strategy, trainer, fake_batches(codec, None, batch, 0), repeats)
     matmul = max(matmul, runtime.matmul_gflops())
     rows.append({"model": name, "size": list(size), "params": trainer.student_1.count_params(),
                  "trainable_params": int(sum(np.prod(w.shape)
@@ -405,13 +411,15 @@ def main(argv):
     raise app.UsageError(f"--parts must be a non-empty subset of {PARTS}, got {FLAGS.parts}")
   out = coco.resolve_path(FLAGS.out)
   if len(parts) > 1:
-    # One process per part, in order (pipelines compare with the steps part's rows).
+    # One process per part, in order (pipelines compare with the steps part's rows), all
+    # recording the commit this run started from.
+    label = FLAGS.commit or commit()
     for part in parts:
       command = [sys.executable, "-m", "tfpose_ssl.benchmarks.throughput", f"--parts={part}",
                  f"--sizes={','.join(FLAGS.sizes)}", f"--batch={FLAGS.batch}",
                  f"--repeats={FLAGS.repeats}", f"--out={out}",
                  f"--data_root={coco.resolve_path(FLAGS.data_root)}",
-                 f"--commit={FLAGS.commit or commit()}"]
+                 f"--commit={label}"]
       print(f"measuring {part}: {' '.join(command)}", flush=True)
       subprocess.run(command, check=True)
     with open(out + ".json") as f:

@@ -1,0 +1,160 @@
+r"""What each setting does to the demo's training step on this machine (issue 11).
+
+  python -m tfpose_ssl.benchmarks.step_variants [--rounds=3] [--out=benchmarks/step_variants]
+  bazel run //tfpose_ssl/benchmarks:step_variants
+
+The demo's network (configs/synthetic.gin: ResNet-18 at a quarter width, a 64-channel head,
+128x96) and step (16 labeled + 16 unlabeled crops; the method with K = 2, and the supervised
+step on 32 crops), on fixed data, under each variant below. Every run of a variant is its own
+process (thread pools, oneDNN and the precision policy are fixed when TensorFlow starts), and
+the variants alternate over `--rounds` rounds so that a machine's drift (shared machines of
+our kind drift by tens of percent within minutes) spreads over all of them; a variant's figure
+is the median over its rounds of each run's median step time. Each run also measures the
+float32 matmul rate and reports the step's share of it.
+
+Variants:
+  default       the project's settings: oneDNN on, fused BatchNormalization, TF's thread pools
+  keras_bn      Keras 3's own BatchNormalization (element-wise ops) instead of the fused kernel
+  xla           the whole train step under `jit_compile=True`
+  inter_op_1    one inter-op thread (intra-op: all cores)
+  one_thread    one intra-op and one inter-op thread
+  onednn_off    TF_ENABLE_ONEDNN_OPTS=0 (TensorFlow's default on CPUs without AVX-512)
+  bfloat16      the `mixed_bfloat16` policy
+"""
+
+import tfpose_ssl  # pylint: disable=unused-import  (first: TensorFlow's options, runtime.py)
+import json
+import os
+import subprocess
+import sys
+import time
+
+from absl import app
+from absl import flags
+import numpy as np
+
+VARIANTS = ("default", "keras_bn", "xla", "inter_op_1", "one_thread", "onednn_off", "bfloat16")
+FLAGS = flags.FLAGS
+
+
+def run_variant(variant, repeats):
+  """Times the demo's steps under `variant` in this process; returns a result row."""
+  # pylint: disable=g-import-not-at-top  (after the variant's process-wide settings)
+  import keras
+  import tensorflow as tf
+  if variant == "inter_op_1":
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+  elif variant == "one_thread":
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+  if variant == "bfloat16":
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+  from tensorflow.python.util import _pywrap_util_port
+  from tfpose_ssl import codec as codec_lib
+  from tfpose_ssl import runtime
+  from tfpose_ssl.benchmarks import throughput
+  from tfpose_ssl.models import batch_norm
+  from tfpose_ssl.models import simple_baseline
+  from tfpose_ssl.trainers import dual_student
+  from tfpose_ssl.trainers import supervised
+  if variant == "keras_bn":
+    batch_norm.batch_norm = lambda name, synchronized=False: keras.layers.BatchNormalization(
+        momentum=0.9, epsilon=1e-5, synchronized=synchronized, name=name)
+  size, batch = (128, 96), 16
+  codec = codec_lib.KeypointCodec(size)
+  settings = throughput.NETWORKS["demo (ResNet-18 / 4)"]
+  build = lambda: simple_baseline.simple_baseline(size, "resnet18", width=settings["width"],
+                                                  deconv_filters=settings["deconv_filters"])
+  flops = throughput.forward_flops(build())
+  strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+  spec = throughput.spec_for(2)
+  with strategy.scope():
+    method = dual_student.DualStudentTrainer(build_model=build, codec=codec, views=spec)
+    method.compile([keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3)])
+    baseline = supervised.SupervisedTrainer(build_model=build)
+    baseline.compile([keras.optimizers.Adam(1e-3)])
+  jit = variant == "xla"
+  method_s = throughput.timed_step(strategy, method,
+                                   throughput.fake_batches(codec, spec, batch, batch), repeats,
+                                   jit_compile=jit)
+  supervised_s = throughput.timed_step(strategy, baseline,
+                                       throughput.fake_batches(codec, None, 2 * batch, 0),
+                                       repeats, jit_compile=jit)
+  nograd = spec.num_targets - (1 if spec.loss_view_in_ensemble else 0)
+  method_flops = 2 * (3 * 2 * batch + nograd * batch) * flops
+  matmul = runtime.matmul_gflops()
+  return {"variant": variant, "method_seconds": method_s, "supervised_seconds": supervised_s,
+          "method_gflops": method_flops / method_s / 1e9,
+          "supervised_gflops": 3 * 2 * batch * flops / supervised_s / 1e9,
+          "matmul_gflops": matmul, "onednn": bool(_pywrap_util_port.IsMklEnabled())}
+
+
+def markdown(result):
+  lines = [f"Machine: {result['machine']}. Measured {result['date']}, commit {result['commit']}; "
+           f"{result['rounds']} alternating rounds of one process per variant, each the median "
+           f"of {result['repeats']} steps after 2 warm-ups (fixed data); the demo's network and "
+           "step (configs/synthetic.gin: ResNet-18 / 4, 128x96, 16 + 16 crops, K = 2).", "",
+           "| variant | method step (K=2), s | supervised step (32 crops), s | method GFLOP/s | "
+           "% of matmul | oneDNN | per-round method s |", "|---|---|---|---|---|---|---|"]
+  for variant, rows in result["variants"].items():
+    method = float(np.median([r["method_seconds"] for r in rows]))
+    sup = float(np.median([r["supervised_seconds"] for r in rows]))
+    share = float(np.median([r["method_gflops"] / r["matmul_gflops"] for r in rows]))
+    per_round = ", ".join(f"{r['method_seconds']:.2f}" for r in rows)
+    gflops = float(np.median([r["method_gflops"] for r in rows]))
+    onednn = "on" if rows[0]["onednn"] else "off"
+    lines.append(f"| {variant} | {method:.3f} | {sup:.3f} | {gflops:.0f} | {100 * share:.0f}% | "
+                 f"{onednn} | {per_round} |")
+  return "\n".join(lines) + "\n"
+
+
+def _define_flags():
+  flags.DEFINE_list("variants", list(VARIANTS), f"Variants to measure, of {VARIANTS}.")
+  flags.DEFINE_integer("rounds", 3, "Alternating rounds (one process per variant each).")
+  flags.DEFINE_integer("repeats", 10, "Timed steps per run (after 2 warm-ups).")
+  flags.DEFINE_string("out", "benchmarks/step_variants", "Output prefix (.json and .md).")
+  flags.DEFINE_string("child", None, "Internal: measure this variant in this process.")
+
+
+def main(argv):
+  del argv
+  # pylint: disable=g-import-not-at-top
+  from tfpose_ssl import io_utils
+  from tfpose_ssl import runtime
+  from tfpose_ssl.benchmarks import throughput
+  from tfpose_ssl.data import coco
+  if FLAGS.child:
+    print("RESULT " + json.dumps(run_variant(FLAGS.child, FLAGS.repeats)), flush=True)
+    return
+  unknown = set(FLAGS.variants) - set(VARIANTS)
+  if unknown or not FLAGS.variants:
+    raise app.UsageError(f"--variants must be a non-empty subset of {VARIANTS}; got "
+                         f"{FLAGS.variants}")
+  result = {"machine": runtime.machine_description(), "commit": throughput.commit(),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "rounds": FLAGS.rounds,
+            "repeats": FLAGS.repeats, "variants": {v: [] for v in FLAGS.variants}}
+  for round_index in range(FLAGS.rounds):
+    for variant in FLAGS.variants:
+      env = dict(os.environ)
+      env["TF_ENABLE_ONEDNN_OPTS"] = "0" if variant == "onednn_off" else "1"
+      command = [sys.executable, "-m", "tfpose_ssl.benchmarks.step_variants",
+                 f"--child={variant}", f"--repeats={FLAGS.repeats}"]
+      done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+      line = next((l for l in done.stdout.splitlines() if l.startswith("RESULT ")), None)
+      if done.returncode or line is None:
+        raise RuntimeError(f"variant {variant} failed:\n{done.stderr[-3000:]}")
+      row = json.loads(line[len("RESULT "):])
+      result["variants"][variant].append(row)
+      print(f"round {round_index + 1}: {variant}: method {row['method_seconds']:.3f} s, "
+            f"supervised {row['supervised_seconds']:.3f} s, matmul "
+            f"{row['matmul_gflops']:.0f} GFLOP/s", flush=True)
+  out = coco.resolve_path(FLAGS.out)
+  io_utils.atomic_write_text(out + ".json", json.dumps(result, indent=1))
+  text = markdown(result)
+  io_utils.atomic_write_text(out + ".md", text)
+  print(text, flush=True)
+
+
+if __name__ == "__main__":
+  _define_flags()
+  app.run(main)
