@@ -1,4 +1,4 @@
-"""batch_norm.BatchNormalization (the fused kernel) against Keras' BatchNormalization and a NumPy reference."""
+"""batch_norm.BatchNormalization (the fused kernel) against Keras' layer and NumPy."""
 
 import os
 

@@ -286,7 +286,7 @@ def markdown(result):
   if result.get("steps"):
     header("steps")
     lines += ["| network | step | input | source crops/step | s/step | crops/s | GFLOP/step | "
-              "GFLOP/s | matmul GFLOP/s | % of matmul |", "|---|---|---|---|---|---|---|---|---|---|"]
+              "GFLOP/s | matmul GFLOP/s | % of matmul |", "|---" * 10 + "|"]
     for row in result["steps"]:
       lines.append(f"| {row['network']} | {row['step']} | {row['size'][0]}x{row['size'][1]} | "
                    f"{row['crops']} | {row['seconds']:.3f} | {row['crops_per_s']:.1f} | "

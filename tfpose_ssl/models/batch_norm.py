@@ -1,22 +1,21 @@
 """BatchNormalization on TensorFlow's fused kernel (`FusedBatchNormV3`), as tf.keras 2 had.
 
 Keras 3's `BatchNormalization` computes moments, the normalization and (in the backward pass)
-their gradients as ~10 separate element-wise ops per layer. On a 2-core CPU these small ops were
-about a quarter of the demo's training step: measured with the TF profiler on an AMD EPYC
-(AVX2; configs/synthetic.gin's quarter-width ResNet-18 at 128x96, K = 2, 16 + 16 crops),
-Mean/SquaredDifference/Mul/Sub/RealDiv/Tile and their gradients took ~30% of op time; with the
+their gradients as ~10 separate element-wise ops per layer; on a 2-core CPU these small ops
+were a large share of op time in a TF-profiler trace of the demo's training step. With the
 fused op (oneDNN's `_MklNativeFusedBatchNormEx`, which also fuses the following ReLU) the
-dual-student step went from 0.52 to 0.39 s (median of 3 alternating runs of each, the step
-on fixed data as `python -m tfpose_ssl.benchmarks.throughput` times it).
+demo's dual-student step (K = 2) took 0.458 s against 0.544 s with Keras' layer on an AMD EPYC
+(AVX2): `python -m tfpose_ssl.benchmarks.step_variants`, rows `default` and `keras_bn` of
+`benchmarks/step_variants.md`.
 
 The layer is a `keras.layers.BatchNormalization` of the same class name (Keras names a layer's
 group in a `.weights.h5` file after its class, so weight files written with Keras' layer load
-into it and back; checkpoints and config are the same too): only `call` differs, and it keeps
-Keras' semantics exactly — the moving
-statistics use the biased batch variance (the fused op returns the Bessel-corrected one, which
-is undone here) and `momentum` as Keras defines it. Cases the fused kernel does not cover
-(synchronized statistics across replicas, masks, renormalization, no scale or center, a
-normalized axis other than the last of a 4-D input) use Keras' own implementation.
+into it and back; checkpoints and config are the same too). Only `call` differs, and it keeps
+Keras' semantics exactly: the moving statistics use the biased batch variance (the fused op
+returns the Bessel-corrected one, which is undone here) and `momentum` as Keras defines it.
+Cases the fused kernel does not cover (synchronized statistics across replicas, masks,
+renormalization, no scale or center, a normalized axis other than the last of a 4-D input)
+use Keras' own implementation.
 """
 
 import keras
