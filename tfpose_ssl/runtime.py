@@ -62,7 +62,8 @@ def has_bfloat16_units(flags=None):
   """True when the CPU computes bfloat16 natively (AVX512_BF16 or AMX).
 
   Without them bfloat16 is emulated: on the AMD EPYC (AVX2) the demo's dual-student step took
-  4.07 s under `mixed_bfloat16` against 0.47 s in float32 (TF 2.21, oneDNN on).
+  4.0 s under `mixed_bfloat16` against 0.46 s in float32 (TF 2.21, oneDNN on; rows `bfloat16`
+  and `default` of benchmarks/step_variants.md).
   """
   flags = cpu_flags() if flags is None else flags
   return "AVX512_BF16" in flags or "AMX-BF16" in flags

@@ -179,8 +179,8 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
   if (precision == "mixed_bfloat16" and not tf.config.list_physical_devices("GPU")
       and runtime.cpu_flags() and not runtime.has_bfloat16_units()):  # x86 flags known
     logging.warning("mixed_bfloat16 on a CPU without AVX512_BF16 or AMX (%s): bfloat16 is "
-                    "emulated and training is several times slower than float32 (8.7x for "
-                    "the demo's step on an AVX2 CPU)", ", ".join(runtime.cpu_flags()) or "?")
+                    "emulated and training is several times slower than float32 (~9x for "
+                    "the demo's step on an AVX2 CPU, benchmarks/step_variants.md)", ", ".join(runtime.cpu_flags()) or "?")
   task = task or task_lib.PoseTask()
   workdir = coco.resolve_path(workdir)
   os.makedirs(workdir, exist_ok=True)

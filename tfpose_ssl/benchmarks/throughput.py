@@ -440,10 +440,7 @@ def main(argv):
   sizes = [tuple(int(v) for v in s.split("x")) for s in FLAGS.sizes]
   result.update({"machine": runtime.machine_description(), "format": FORMAT})
   measure(parts[0], sizes, result)
-  result.setdefault("wall_seconds", {})
-  if not isinstance(result["wall_seconds"], dict):
-    result["wall_seconds"] = {}
-  result["wall_seconds"][parts[0]] = round(time.time() - start, 1)
+  result.setdefault("wall_seconds", {})[parts[0]] = round(time.time() - start, 1)
   io_utils.atomic_write_text(out + ".json", json.dumps(result, indent=1))
   text = markdown(result)
   io_utils.atomic_write_text(out + ".md", text)
