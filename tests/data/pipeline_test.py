@@ -52,6 +52,22 @@ class PipelineTest(tf.test.TestCase):
     positions = [int(p) for p, _ in pipeline.index_stream(7, seed=2, start_position=9).take(3)]
     self.assertEqual(positions, [9, 10, 11])
 
+  def test_a_load_that_raises_becomes_a_fallback_in_its_own_place(self):
+    def load(position, index, readable=True):
+      if readable:  # positions 0, 3, 4 and 8 raise, like a file corrupt in the middle
+        tf.debugging.assert_equal(tf.reduce_any(position == [0, 3, 4, 8]), False)
+      return {"position": position, "index": index, "valid": tf.constant(readable)}
+
+    for start in (0, 3):
+      stream = pipeline.index_stream(5, seed=1, start_position=start)
+      expected = list(stream.take(10).as_numpy_iterator())
+      got = list(pipeline.map_counting_failures(stream, load, start).take(10))
+      self.assertEqual([bool(g["valid"]) for g in got],
+                       [int(p) not in (0, 3, 4, 8) for p, _ in expected])
+      for i, g in enumerate(got):  # a fallback borrows the next loaded element's fields
+        j = next(k for k in range(i, 10) if int(expected[k][0]) not in (0, 3, 4, 8))
+        self.assertEqual((int(g["position"]), int(g["index"])), tuple(expected[j]))
+
   def test_augmented_targets_sit_on_augmented_keypoints(self):
     # The same augmentation applied to a keypoint and to a dot image lands in the same place.
     augment = augment_lib.TopDownAugment(scale_factor=0.3, rotation_factor=40.0,

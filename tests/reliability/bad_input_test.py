@@ -15,6 +15,7 @@ from tfpose_ssl import codec as codec_lib
 from tfpose_ssl import eval_lib
 from tfpose_ssl import task as task_lib
 from tfpose_ssl import train as train_lib
+from tfpose_ssl import views as views_lib
 from tfpose_ssl.data import coco
 from tfpose_ssl.data import pipeline
 from tfpose_ssl.data import synthetic
@@ -48,6 +49,12 @@ def make_damaged_set(root):
   kinds["grayscale"] = files[4]
   os.remove(files[5])  # missing file
   kinds["missing"] = files[5]
+  with open(files[6], "rb") as f:  # corrupt in the middle, complete at both ends: its scan
+    jpeg = bytearray(f.read())     # names a Huffman table the file does not define
+  jpeg[jpeg.find(b"\xff\xda") + 6] = 0x33
+  with open(files[6], "wb") as f:
+    f.write(jpeg)
+  kinds["corrupt_middle"] = files[6]
   return coco.CocoKeypoints(path, os.path.join(root, "images")), kinds
 
 
@@ -75,11 +82,31 @@ class BadImagesTest(tf.test.TestCase):
       self.assertFalse(by_path[self.kinds[kind]], kind)
     for kind in ("png_named_jpg", "grayscale"):
       self.assertTrue(by_path[self.kinds[kind]], kind)
-    # Training batches: unreadable samples carry zero weights and valid = 0.
-    batch = next(iter(pipeline.labeled_dataset(instances, codec, len(instances), seed=0)))
-    invalid = batch["valid"].numpy() == 0
-    self.assertTrue(np.any(invalid))
-    self.assertAllEqual(batch["target_weight"].numpy()[invalid], np.zeros((invalid.sum(), 17)))
+    # Its decoder raised: evaluation has no crop of it (eval_lib counts it as unreadable).
+    self.assertNotIn(self.kinds["corrupt_middle"], by_path)
+    with self.assertRaisesRegex(tf.errors.InvalidArgumentError, "Invalid JPEG data"):
+      tf.io.decode_image(tf.io.read_file(self.kinds["corrupt_middle"]))
+    # Training batches: unreadable samples carry zero weights and valid = 0, each one in its
+    # place (before, the corrupt one was dropped uncounted and the next epoch's first instance
+    # took the batch's last slot).
+    n = len(instances)
+    bad = np.isin(instances.image_paths, [self.kinds[k] for k in
+                                          ("truncated", "garbage", "empty", "corrupt_middle")])
+    self.assertGreater(bad[instances.image_paths == self.kinds["corrupt_middle"]].sum(), 0)
+    batches = list(pipeline.labeled_dataset(instances, codec, n, seed=0).take(3))
+    for batch in batches:  # each batch is one epoch
+      invalid = batch["valid"].numpy() == 0
+      self.assertEqual(invalid.sum(), bad.sum())
+      self.assertAllEqual(batch["target_weight"].numpy()[invalid], np.zeros((bad.sum(), 17)))
+    # A resumed stream sees the batches an uninterrupted one saw.
+    resumed = next(iter(pipeline.labeled_dataset(instances, codec, n, seed=0, start_step=2)))
+    self.assertAllEqual(resumed["image"], batches[2]["image"])
+    self.assertAllEqual(resumed["valid"], batches[2]["valid"])
+    # Unlabeled batches too.
+    views = views_lib.MultiViewAugment(num_strong=1)
+    batch = next(iter(pipeline.unlabeled_dataset(instances, codec, n, views, seed=0,
+                                                  canvas_size=(64, 64))))
+    self.assertEqual((batch["valid"].numpy() == 0).sum(), bad.sum())
 
   def test_readability_follows_the_format_not_a_byte_window(self):
     pixels = tf.constant(np.random.RandomState(0).randint(0, 255, (40, 30, 3)).astype(np.uint8))

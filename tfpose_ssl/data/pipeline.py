@@ -57,13 +57,17 @@ def looks_complete(data):
   return jpeg_complete | png_complete | bmp_complete | gif_complete
 
 
-def read_image(path):
+def read_image(path, readable=True):
   """(uint8 `[H, W, 3]` image, valid) for the file at `path`.
 
   JPEG/PNG/BMP/GIF content is decoded whatever the file name says; grayscale and CMYK become
   RGB. An unreadable file (truncated, empty, not an image) gives a 1x1 black image and
-  valid=False: callers zero its weights and the trainer counts it.
+  valid=False: callers zero its weights and the trainer counts it. `readable=False` gives that
+  result without touching the file (`map_counting_failures`' fallback after a raise).
   """
+  if not readable:
+    del path
+    return tf.zeros([1, 1, 3], tf.uint8), tf.constant(False)
   data = tf.io.read_file(path)
   valid = looks_complete(data)
   image = tf.cond(valid,
@@ -73,10 +77,45 @@ def read_image(path):
   return image, valid
 
 
-def finish(ds):
-  """Drops elements whose decoding still raised (a file corrupt in the middle but complete at
-  both ends): the last line of defence, so one such file cannot end a day-long run."""
-  return ds.ignore_errors(log_warning=True)
+def map_counting_failures(stream, load, start_position):
+  """`stream.map(load)` over an infinite `(position, index)` stream (`index_stream`), except that
+  an element whose `load` raises becomes a fallback `load(position, index, readable=False)`: a
+  1x1 black image with valid=0, counted like every unreadable file.
+
+  A file corrupt in the middle but complete at both ends passes `looks_complete`, and its
+  decoder may raise (5-31 of 100 random corruptions of the COCO sample JPEGs do). Such an element
+  is neither dropped uncounted nor allowed to end the run, and every element keeps its position,
+  so a resumed run sees the batches an uninterrupted one saw. How: `ignore_errors` drops the
+  failed element, a scan finds the gap in the positions, and the next element arrives as a
+  batch of [fallback] * gap + [itself] that `unbatch` spreads out again. A fallback takes the
+  next element's position and index: all its fields are zero-weighted by valid=0.
+
+  Cost, AMD EPYC (AVX2), 128x96, batch 16, median of 3 alternating runs of the throughput
+  benchmark's pipelines against plain `map` + `ignore_errors`: labeled 706 -> 630 crops/s,
+  unlabeled K=2 859 -> 733 (~80x what the demo's step consumes). A flat_map or interleave of
+  one-element datasets did the same at 20-40% lower throughput.
+  """
+  mapped = stream.map(lambda position, index: (position, index, load(position, index)),
+                      num_parallel_calls=AUTOTUNE, deterministic=True)
+  mapped = mapped.ignore_errors(log_warning=True)
+
+  def find_gap(previous, element):
+    return element[0], (element[0] - previous - 1, element)
+
+  def fill_gap(gap, element):  # [fallback] * gap + [element], as one batch to unbatch
+    position, index, loaded = element
+
+    def with_fallbacks():
+      fallback = load(position, index, readable=False)
+      return tf.nest.map_structure(
+          lambda f, x: tf.concat([tf.repeat(f[None], gap, axis=0), x[None]], axis=0),
+          fallback, loaded)
+
+    return tf.cond(gap > 0, with_fallbacks,
+                   lambda: tf.nest.map_structure(lambda x: x[None], loaded))
+
+  mapped = mapped.scan(tf.constant(start_position - 1, tf.int64), find_gap)
+  return mapped.map(fill_gap).unbatch()
 
 
 def crop(image, matrix, output_size):
@@ -133,7 +172,7 @@ def labeled_dataset(instances, codec, batch_size, augment=None, seed=0, start_st
   augment = augment or augment_lib.TopDownAugment()
   table = _instance_table(instances, codec.aspect_ratio, padding)
 
-  def load(position, index):
+  def load(position, index, readable=True):
     element_seed = tf.stack([tf.constant(seed, tf.int64), position])
     s, r, flip = augment.sample(element_seed)
     center, scale = table["center"][index], table["scale"][index]
@@ -145,15 +184,15 @@ def labeled_dataset(instances, codec, batch_size, augment=None, seed=0, start_st
       scale = tf.where(applied, half_scale, scale)
     scale = scale * s
     matrix = geometry.affine_from_params(center, scale, r, codec.input_size, flip)
-    image, valid = read_image(table["path"][index])
+    image, valid = read_image(table["path"][index], readable)
     keypoints = transform_keypoints(table["keypoints"][index], matrix, flip)
     heatmaps, weights = codec.encode(keypoints)
     valid_f = tf.cast(valid, tf.float32)
     return {"image": crop(image, matrix, codec.input_size), "heatmaps": heatmaps * valid_f,
             "target_weight": weights * valid_f, "valid": valid_f}
 
-  ds = index_stream(len(instances), seed, start_step * batch_size)
-  ds = finish(ds.map(load, num_parallel_calls=AUTOTUNE, deterministic=True))
+  ds = map_counting_failures(index_stream(len(instances), seed, start_step * batch_size), load,
+                             start_step * batch_size)
   return ds.batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE)
 
 
@@ -171,7 +210,9 @@ def eval_dataset(instances, codec, batch_size, padding=1.25):
 
   ds = tf.data.Dataset.range(len(instances)).map(load, num_parallel_calls=AUTOTUNE,
                                                  deterministic=True)
-  return finish(ds).batch(batch_size).prefetch(AUTOTUNE)
+  # An element whose decoding raised (a file corrupt in the middle) is dropped here; the
+  # caller counts it, since every instance whose index no batch carries is unreadable.
+  return ds.ignore_errors(log_warning=True).batch(batch_size).prefetch(AUTOTUNE)
 
 
 def fit_to_canvas(image, canvas_size):
@@ -212,11 +253,11 @@ def unlabeled_dataset(instances, codec, batch_size, views, seed=0, start_step=0,
   table = _instance_table(instances, codec.aspect_ratio, padding)
   boxes = tf.constant(instances.boxes, tf.float32)
 
-  def load(position, index):
+  def load(position, index, readable=True):
     del position
     center, scale = table["center"][index], table["scale"][index]
     base_from_image = geometry.affine_from_params(center, scale, 0.0, codec.input_size)
-    image, valid = read_image(table["path"][index])
+    image, valid = read_image(table["path"][index], readable)
     canvas, canvas_from_image = fit_to_canvas(image, canvas_size)
     keypoints = transform_keypoints(table["keypoints"][index], base_from_image,
                                     tf.constant(False)) * tf.cast(valid, tf.float32)
@@ -235,8 +276,8 @@ def unlabeled_dataset(instances, codec, batch_size, views, seed=0, start_step=0,
     return {"views": images, "matrices": matrices, "keypoints": batch["keypoints"],
             "pck_radius": batch["pck_radius"], "valid": batch["valid"]}
 
-  ds = index_stream(len(instances), seed + 1, start_step * batch_size)
-  ds = finish(ds.map(load, num_parallel_calls=AUTOTUNE, deterministic=True))
+  ds = map_counting_failures(index_stream(len(instances), seed + 1, start_step * batch_size),
+                             load, start_step * batch_size)
   ds = ds.batch(batch_size, drop_remainder=True)
   steps = tf.data.Dataset.range(start_step, np.iinfo(np.int64).max)
   ds = tf.data.Dataset.zip(steps, ds).map(add_views, num_parallel_calls=AUTOTUNE,
