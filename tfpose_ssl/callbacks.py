@@ -11,7 +11,19 @@ from tfpose_ssl import keypoints as kp
 
 
 class NonFiniteLossError(FloatingPointError):
-  """Training produced a NaN or Inf loss; the last good checkpoint is kept."""
+  """Training produced a NaN or Inf loss or weights; the last good checkpoint is kept."""
+
+
+def non_finite_variables(items):
+  """Paths of the floating-point variables of `items` ({name: model or optimizer}) that hold a
+  NaN or an Inf: students' weights and BatchNorm statistics, optimizer slots."""
+  bad = []
+  for item_name, item in items.items():
+    for variable in item.variables:
+      if (tf.as_dtype(variable.dtype).is_floating and
+          not bool(tf.reduce_all(tf.math.is_finite(tf.convert_to_tensor(variable))))):
+        bad.append(f"{item_name}/{getattr(variable, 'path', variable.name)}")
+  return bad
 
 
 def current_step(trainer):
@@ -21,7 +33,9 @@ def current_step(trainer):
 class CheckpointCallback(keras.callbacks.Callback):
   """Saves students, optimizers and the step at epoch ends and every `every_steps` steps.
 
-  A NaN/Inf loss raises `NonFiniteLossError` before the bad weights can be saved.
+  A NaN/Inf loss, or a NaN/Inf in any variable about to be saved, raises `NonFiniteLossError`:
+  the bad weights are never saved. (The loss is computed before the step's update, so the
+  update that breaks the weights shows in the loss only one step later, after a save.)
   """
 
   def __init__(self, manager, every_steps=0):
@@ -33,6 +47,12 @@ class CheckpointCallback(keras.callbacks.Callback):
     step = current_step(self.model)
     if self.manager.latest_checkpoint is None or not self.manager.latest_checkpoint.endswith(
         f"-{step}"):
+      bad = non_finite_variables(self.model.checkpoint_items())
+      if bad:
+        raise NonFiniteLossError(
+            f"{len(bad)} variables became NaN or Inf at step {step} (first: {bad[0]}); "
+            f"training stopped, nothing saved. Last good checkpoint: "
+            f"{self.manager.latest_checkpoint}")
       self.manager.save(checkpoint_number=step)
 
   def on_train_batch_end(self, batch, logs=None):

@@ -9,6 +9,7 @@ import sys
 import time
 
 import gin
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -104,6 +105,39 @@ class NonFiniteLossTest(tf.test.TestCase):
     self.assertGreaterEqual(last, 1)
     for name, value in _weights(workdir).items():
       self.assertTrue(np.all(np.isfinite(value)), name)
+
+
+  def test_weights_an_update_made_non_finite_are_never_saved(self):
+    # A learning rate of 1e39 is inf in float32: step 1's loss (computed before the update) is
+    # finite, and the update makes the weights inf/NaN. Before, the step-1 checkpoint kept them
+    # (the loss check saw them only at step 2) and resume or evaluation read a broken model.
+    workdir = os.path.join(self.get_temp_dir(), "inf")
+    data = os.path.join(self.get_temp_dir(), "data")
+    testing.parse_config("smoke.gin", [
+        "include 'configs/modes/supervised.gin'",
+        f"train/synthetic_coco.root = '{data}'", f"val/synthetic_coco.root = '{data}'",
+        "train.learning_rate = 1e39", "train.checkpoint_every_steps = 1", *SMOKE[:1],
+        *SMOKE[3:]])
+    with self.assertRaisesRegex(callbacks_lib.NonFiniteLossError,
+                                r"variables became NaN or Inf at step 1 \(first: student_1/.*"
+                                r"nothing saved. Last good checkpoint: None"):
+      train_lib.train(workdir=workdir)
+    self.assertIsNone(tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints")))
+
+  def test_non_finite_variables_names_exactly_the_broken_ones(self):
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, name="dense"),
+                              keras.layers.BatchNormalization(name="bn")])
+    optimizer = keras.optimizers.Adam()
+    optimizer.build(model.trainable_variables)
+    items = {"student_1": model, "optimizer_1": optimizer}
+    self.assertEqual(callbacks_lib.non_finite_variables(items), [])
+    broken = [model.get_layer("dense").bias, model.get_layer("bn").moving_variance,
+              optimizer.variables[-1]]
+    for variable, value in zip(broken, (np.inf, np.nan, -np.inf)):
+      variable.assign(np.where(np.arange(variable.shape[0]) == 1, value, 0.5))
+    self.assertEqual(callbacks_lib.non_finite_variables(items),
+                     [f"student_1/{broken[0].path}", f"student_1/{broken[1].path}",
+                      f"optimizer_1/{broken[2].path}"])
 
 
 class AtomicWriteTest(tf.test.TestCase):
