@@ -12,6 +12,7 @@ from tests import testing
 from tfpose_ssl import config as config_lib
 from tfpose_ssl import task as task_lib
 from tfpose_ssl import train as train_lib  # pylint: disable=unused-import  (registers `train`)
+from tfpose_ssl import views as views_lib
 
 CONFIGS = sorted(glob.glob(os.path.join(testing.REPO_ROOT, "configs", "*.gin")))
 # Files added after a protocol config (one paper row or one model each).
@@ -83,6 +84,34 @@ class ConfigTest(tf.test.TestCase):
       testing.parse_config("synthetic.gin", ["trian.epochs = 3"])
     with self.assertRaisesRegex(ValueError, "epoch"):
       testing.parse_config("synthetic.gin", ["train.epoch = 3"])
+
+  def test_macro_mistakes_fail_at_parse_time_naming_the_macro(self):
+    # Before: a misspelled definition was accepted (K kept its value) and Table 6's K_PLUS_1
+    # had to be edited by hand to stay K + 1.
+    with self.assertRaisesRegex(ValueError, r"macro\(s\) \['KK'\] defined .* never used"):
+      testing.parse_config("synthetic.gin", ["KK = 3"])
+    with self.assertRaisesRegex(ValueError, r"macro %UNDEFINED is used but never defined"):
+      testing.parse_config("synthetic.gin", ["train.epochs = %UNDEFINED"])
+    testing.parse_config("synthetic.gin", ["include 'configs/modes/table6_row3_1plusK_weak_max.gin'",
+                                           "K = 4"])
+    self.assertEqual(views_lib.MultiViewAugment().num_weak, 5)
+
+  def test_a_saved_config_may_not_import_or_include(self):
+    workdir = self.get_temp_dir()
+    testing.parse_config("synthetic.gin")
+    saved = gin.config_str()
+    gin.clear_config()
+    path = os.path.join(workdir, config_lib.SAVED_CONFIG)
+    # Configs saved before K_PLUS_1 was removed list it unused: still accepted from a workdir.
+    with open(path, "w") as f:
+      f.write(saved + "K_PLUS_1 = 3\n")
+    config_lib.parse([], [], workdir=workdir)
+    for line in ("import os", "include '/elsewhere/other.gin'", "from os import path"):
+      gin.clear_config()
+      with open(path, "w") as f:
+        f.write(line + "\n" + saved)
+      with self.assertRaisesRegex(ValueError, "may not import modules or include other files"):
+        config_lib.parse([], [], workdir=workdir)
 
   def test_missing_config_file(self):
     with self.assertRaisesRegex(FileNotFoundError, "nope.gin"):

@@ -44,20 +44,76 @@ def resolve_config(path):
 def parse(configs, bindings, workdir=None):
   """Parses gin files and bindings; with no files, falls back to `<workdir>/config.gin`.
 
-  A misspelled configurable or parameter raises an error naming it, before anything runs.
+  Mistakes fail here, before anything runs, with an error naming them: a misspelled
+  configurable or parameter (gin's own check), a macro used but never defined, and a macro
+  defined but never used (a misspelled definition, e.g. `KK = 3` for `K = 3`, would otherwise
+  leave `K` at its old value). A config read from a checkpoint folder may come from someone
+  else: its `import` and `include` lines (which run code or read other files) are refused.
   """
   files = [resolve_config(c) for c in configs]
+  saved = None
   if not files and workdir:
     saved = os.path.join(workdir if os.path.isdir(workdir) else os.path.dirname(workdir),
                          SAVED_CONFIG)
     if not os.path.isfile(saved):
       raise FileNotFoundError(f"no --config given and no {SAVED_CONFIG} in {workdir}")
+    refuse_statements(saved)
     files = [saved]
   if not files:
     raise ValueError("no gin config given (--config=configs/<name>.gin)")
   gin.add_config_file_search_path(REPO_ROOT)
-  gin.parse_config_files_and_bindings(files, bindings)
+  try:
+    gin.parse_config_files_and_bindings(files, bindings)
+  except ValueError as e:  # gin's message for this prints the whole config
+    match = re.match(r"No bindings specified for '([^']+)/gin\.macro'", str(e))
+    if not match:
+      raise
+    raise ValueError(f"macro %{match.group(1)} is used but never defined (no line "
+                     f"`{match.group(1)} = ...` in {files} or the bindings)") from None
+  if not saved:  # a saved config lists every macro of its run (older ones: unused K_PLUS_1)
+    check_macros_used(files)
   return files
+
+
+def refuse_statements(path):
+  """Raises if the gin file `path` has `import` or `include` lines."""
+  with open(path) as f:
+    lines = [line.strip() for line in f]
+  found = [line for line in lines if re.match(r"(import|from|include)\s", line)]
+  if found:
+    raise ValueError(
+        f"{path} has {found}: a config read from a checkpoint folder may not import modules "
+        f"or include other files (checkpoints and models must come from a trusted source). "
+        f"Pass the config explicitly with --config if you trust it.")
+
+
+def _references(value):
+  """The `gin.config.ConfigurableReference`s in a bound value (nested in lists, dicts, ...)."""
+  if isinstance(value, gin.config.ConfigurableReference):
+    yield value
+  elif isinstance(value, (list, tuple, set)):
+    for item in value:
+      yield from _references(item)
+  elif isinstance(value, dict):
+    for item in value.values():
+      yield from _references(item)
+
+
+def check_macros_used(files):
+  """Raises if a macro of the parsed config is defined but no binding or macro uses it."""
+  config = gin.config._CONFIG  # pylint: disable=protected-access  (gin 0.5 has no API)
+  defined = {scope for scope, selector in config if selector == "gin.macro"}
+  used = set()
+  for values in config.values():
+    for value in values.values():
+      for reference in _references(value):
+        name, _, selector = reference.scoped_selector.rpartition("/")
+        if selector == "gin.macro":
+          used.add(name)
+  unused = sorted(defined - used)
+  if unused:
+    raise ValueError(f"macro(s) {unused} defined in {files} or the bindings but never used "
+                     f"(misspelled? a binding uses a macro as %NAME)")
 
 
 def latest_checkpoint(path):
@@ -122,11 +178,29 @@ def default_text(key):
   return " ".join(repr(parameter.default).split())
 
 
+def resolve_macros(bindings):
+  """{binding: value text} with every `%MACRO` replaced by the macro's value text, macros left
+  out: `num_strong = %K` with `K = 0` reads as `num_strong = 0`."""
+  macros = {k: v for k, v in bindings.items() if "." not in k}
+  resolved = {}
+  for key, value in bindings.items():
+    if key in macros:
+      continue
+    for _ in range(len(macros) + 1):  # macros may refer to macros
+      value, count = re.subn(r"%(\w+)", lambda m: macros.get(m.group(1), m.group(0)), value)
+      if not count or "%" not in value:
+        break
+    resolved[key] = value
+  return resolved
+
+
 def config_changes(saved_text, current_text, ignore=RUN_CONTROL):
-  """[(name, saved value, current value)] of bindings and macros that differ, leaving out
-  `train.<p>` for p in `ignore`. An unbound parameter counts as its default value (None when
-  it has none), so binding a parameter to its default is no change."""
-  saved, current = parse_bindings(saved_text), parse_bindings(current_text)
+  """[(binding, saved value, current value)] of bindings whose values differ, leaving out
+  `train.<p>` for p in `ignore`. Values are compared with their macros resolved, so moving a
+  value into or out of a macro is no change; an unbound parameter counts as its default value
+  (None when it has none), so binding a parameter to its default is no change either."""
+  saved = resolve_macros(parse_bindings(saved_text))
+  current = resolve_macros(parse_bindings(current_text))
   skip = {f"train.{p}" for p in ignore}
   changes = []
   for key in sorted(set(saved) | set(current)):

@@ -26,6 +26,13 @@ from tfpose_ssl import warp
 LOSS_VIEWS = ("strong", "extra")
 
 
+@gin.configurable
+def one_plus(k):
+  """1 + k. Table 6's "(1 + K) weak views" in a config, following K wherever it is set:
+  `MultiViewAugment.num_weak = @one_plus()` with `one_plus.k = %K`."""
+  return 1 + k
+
+
 @gin.configurable(denylist=["weak"])
 @dataclasses.dataclass(frozen=True)
 class MultiViewAugment:

@@ -23,6 +23,7 @@ train.num_labeled = 300
 train.verbose = 2
 MultiViewAugment.strong_scale = (0.5,
  1.5)
+MultiViewAugment.num_strong = %K
 """
 
 
@@ -31,14 +32,27 @@ class ConfigChangesTest(tf.test.TestCase):
   def test_parse_bindings_joins_continued_lines(self):
     self.assertEqual(config_lib.parse_bindings(SAVED), {
         "K": "2", "train.init_checkpoint": "'/runs/burn_in'", "train.num_labeled": "300",
-        "train.verbose": "2", "MultiViewAugment.strong_scale": "(0.5, 1.5)"})
+        "train.verbose": "2", "MultiViewAugment.strong_scale": "(0.5, 1.5)",
+        "MultiViewAugment.num_strong": "%K"})
 
   def test_changes_name_bindings_and_macros_but_not_run_control(self):
     now = (SAVED.replace("K = 2", "K = 3").replace("num_labeled = 300", "num_labeled = 500")
            .replace("verbose = 2", "verbose = 0") + "train.seed = 1\n")
     self.assertEqual(config_lib.config_changes(SAVED, now), [
-        ("K", "2", "3"), ("train.num_labeled", "300", "500"), ("train.seed", "0", "1")])
+        ("MultiViewAugment.num_strong", "2", "3"), ("train.num_labeled", "300", "500"),
+        ("train.seed", "0", "1")])
     self.assertEqual(config_lib.config_changes(SAVED, SAVED), [])
+
+  def test_values_are_compared_with_their_macros_resolved(self):
+    # The same value through a macro or written out is no change (the mode files now set
+    # `K = 0` where they bound `num_strong = 0`); a macro no binding uses (K_PLUS_1 in
+    # configs saved before it was removed) is no change either.
+    now = SAVED.replace("K = 2", "K = 0").replace("num_strong = %K", "num_strong = 0")
+    old = SAVED.replace("K = 2", "K = 2\nK_PLUS_1 = 3\nM = %K").replace(
+        "num_strong = %K", "num_strong = 0")
+    self.assertEqual(config_lib.config_changes(old, now), [])
+    self.assertEqual(config_lib.config_changes(SAVED, SAVED.replace("%K", "%M") + "M = %K\n"),
+                     [])
 
   def test_a_binding_to_the_default_and_init_checkpoint_are_no_change(self):
     # e.g. a workdir trained before a config file bound a new parameter to its default value;
