@@ -5,6 +5,8 @@ training-time validation and the exported SavedModel/TFLite, so all of them give
 keypoints for the same checkpoint and flip setting.
 """
 
+import weakref
+
 import numpy as np
 import tensorflow as tf
 
@@ -46,6 +48,10 @@ def keypoints_from_crops(models, codec, images, centers, scales, flip_test=False
   return geometry.apply_affine(crop_xy, image_from_crop), scores
 
 
+# (model ids, input size, stride, flip) -> traced function. An entry holds its models only
+# through weak references and is removed when any of them is garbage-collected, so the cache
+# never keeps an evaluated model (or its variables) alive, and an id reused by a later model
+# never finds a stale function.
 _PREDICT_FNS = {}
 
 
@@ -55,12 +61,18 @@ def _predict_fn(models, codec, flip_test):
   key = (tuple(id(m) for m in models), codec.input_size, codec.stride, flip_test)
   if key not in _PREDICT_FNS:
     height, width = codec.input_size
+    references = [weakref.ref(m) for m in models]
+
+    def predict(images, centers, scales):
+      return keypoints_from_crops([r() for r in references], codec, images, centers, scales,
+                                  flip_test)
+
     _PREDICT_FNS[key] = tf.function(
-        lambda images, centers, scales: keypoints_from_crops(models, codec, images, centers,
-                                                             scales, flip_test),
-        input_signature=[tf.TensorSpec([None, height, width, 3], tf.float32),
-                         tf.TensorSpec([None, 2], tf.float32),
-                         tf.TensorSpec([None, 2], tf.float32)])
+        predict, input_signature=[tf.TensorSpec([None, height, width, 3], tf.float32),
+                                  tf.TensorSpec([None, 2], tf.float32),
+                                  tf.TensorSpec([None, 2], tf.float32)])
+    for model in models:
+      weakref.finalize(model, _PREDICT_FNS.pop, key, None)
   return _PREDICT_FNS[key]
 
 

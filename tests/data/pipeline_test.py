@@ -7,6 +7,7 @@ from tests import testing
 from tfpose_ssl import augment as augment_lib
 from tfpose_ssl import codec as codec_lib
 from tfpose_ssl import geometry
+from tfpose_ssl import views as views_lib
 from tfpose_ssl.data import coco
 from tfpose_ssl.data import pipeline
 
@@ -25,6 +26,14 @@ class PipelineTest(tf.test.TestCase):
     self.assertEqual(batch["target_weight"].shape, (4, 17))
     self.assertEqual(batch["image"].dtype, tf.float32)
     self.assertBetween(float(tf.reduce_max(batch["image"])), 1.0, 255.0 + 1e-3)  # bilinear round-off
+
+  def test_every_pipeline_caps_the_ram_autotuning_may_use(self):
+    # Before: TF's default, half of the machine's RAM for each of the three pipelines.
+    views = views_lib.MultiViewAugment(num_strong=1)
+    for ds in (pipeline.labeled_dataset(self.instances, self.codec, 4),
+               pipeline.unlabeled_dataset(self.instances, self.codec, 4, views),
+               pipeline.eval_dataset(self.instances, self.codec, 4)):
+      self.assertEqual(ds.options().autotune.ram_budget, 2 << 30)
 
   def test_same_seed_same_batches_other_seed_differs(self):
     a = list(pipeline.labeled_dataset(self.instances, self.codec, 4, seed=5).take(3))
