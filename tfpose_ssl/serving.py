@@ -70,10 +70,13 @@ class PoseServingModule(tf.Module):
                                                        scales, self.flip_test)
     return {"keypoints": keypoints, "scores": scores}
 
-  def _serve_crops(self, crops):
+  def _serve_crops(self, crops, float_decode=False):
+    """`float_decode`: a float16 round trip between the heatmaps and their decoding, so that
+    full int8 conversion (`tflite_bytes`) quantizes the heatmaps on their own range."""
     images = tf.cast(crops, tf.float32)
     heatmaps = inference.crop_heatmaps(self.models, images, self.flip_test)
-    keypoints, scores = self.codec.decode(heatmaps)
+    decoded = tf.cast(tf.cast(heatmaps, tf.float16), tf.float32) if float_decode else heatmaps
+    keypoints, scores = self.codec.decode(decoded)
     outputs = {"heatmaps": heatmaps, "keypoints": keypoints, "scores": scores,
                "keypoints_with_scores": tf.concat([keypoints, scores[..., None]], axis=-1)}
     if self.uncertainty_views:
@@ -118,15 +121,21 @@ def tflite_bytes(module, variant="fp32", representative_crops=None):
   """TFLite flatbuffer of the crop-level function at batch 1.
 
   Variants: 'fp32'; 'fp16' (float16 weights); 'dynamic_int8' (int8 weights, float
-  activations); 'int8' (full integer quantization calibrated on `representative_crops`,
-  uint8 `[N, h, w, 3]`, e.g. synthetic validation crops).
+  activations); 'int8' (the network in full integer, calibrated on `representative_crops`,
+  uint8 `[N, h, w, 3]`; decoding in float, see `_full_int8`).
   """
   if variant not in VARIANTS:
     raise ValueError(f"unknown TFLite variant {variant!r}; choose one of {VARIANTS}")
+  if variant == "int8" and (representative_crops is None or not len(representative_crops)):
+    raise ValueError("full int8 quantization needs representative crops")
+  if variant == "int8" and module.uncertainty_views:
+    raise ValueError("full int8 is exported without the uncertainty output (its test-time "
+                     "views would be quantized with the decoding); use uncertainty_views=0")
   height, width = module.codec.input_size
   spec = [tf.TensorSpec([1, height, width, 3], tf.uint8, name="crops")]
-  concrete = tf.function(module._serve_crops,  # pylint: disable=protected-access
-                         input_signature=spec).get_concrete_function()
+  concrete = tf.function(  # pylint: disable=protected-access
+      lambda crops: module._serve_crops(crops, float_decode=variant == "int8"),
+      input_signature=spec).get_concrete_function()
   # TF 2.21's converter leaves Keras 3 variables as VAR_HANDLE/READ_VARIABLE ops that nothing
   # initializes (every output NaN, from concrete functions and from SavedModels alike), so
   # the weights are frozen into constants first; the re-wrap keeps the output names.
@@ -134,24 +143,59 @@ def tflite_bytes(module, variant="fp32", representative_crops=None):
   named = tf.function(
       lambda crops: tf.nest.pack_sequence_as(concrete.structured_outputs, frozen(crops)),
       input_signature=spec).get_concrete_function()
-  converter = tf.lite.TFLiteConverter.from_concrete_functions([named], tf.Module())
+
+  def converter():
+    return tf.lite.TFLiteConverter.from_concrete_functions([named], tf.Module())
+
+  if variant == "int8":
+    return _full_int8(converter, np.asarray(representative_crops, np.uint8))
+  converter = converter()
   if variant == "fp16":
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.target_spec.supported_types = [tf.float16]
   elif variant == "dynamic_int8":
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
-  elif variant == "int8":
-    if representative_crops is None or not len(representative_crops):
-      raise ValueError("full int8 quantization needs representative crops")
-    crops = np.asarray(representative_crops, np.uint8)
-
-    def representative():
-      for crop in crops:
-        yield [crop[None]]
-
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = representative
   return converter.convert()
+
+
+def _full_int8(make_converter, crops):
+  """The network in int8, calibrated on `crops`; heatmap decoding (arg-max, sub-pixel shift,
+  scores) in float after a dequantize.
+
+  Quantizing the decoding with the network ruined the keypoints (benchmarks/export_variants:
+  11% of joints within 2 px of fp32): the outputs `keypoints_with_scores` concatenate pixel
+  coordinates (0-128) with scores (0-1), and the quantizer gives a concatenation's inputs one
+  scale, which it propagates through the max, gather and reshape ops into the heatmaps: they
+  were quantized in steps of 0.46 for values in [-0.1, 1]. Here the ops after the network's
+  last convolution are kept in float (`QuantizationDebugger` with those nodes denylisted), and
+  the float16 round trip of `float_decode` keeps the heatmaps' own calibrated range (without
+  it the shared scale survives the denylist).
+  """
+  def representative():
+    for crop in crops:
+      yield [crop[None]]
+
+  float_model = make_converter().convert()
+  converter = make_converter()
+  converter.optimizations = [tf.lite.Optimize.DEFAULT]
+  converter.representative_dataset = representative
+  options = tf.lite.experimental.QuantizationDebugOptions(
+      denylisted_nodes=ops_after_last_convolution(float_model))
+  debugger = tf.lite.experimental.QuantizationDebugger(
+      converter=converter, debug_dataset=representative, debug_options=options)
+  return debugger.get_nondebug_quantized_model()
+
+
+def ops_after_last_convolution(model_content):
+  """Output tensor names of the ops after the last (transposed) convolution of a TFLite model:
+  the decoding, for the heatmap models of this project."""
+  from ai_edge_litert import interpreter as litert  # pylint: disable=g-import-not-at-top
+  interpreter = litert.Interpreter(model_content=model_content)
+  ops = interpreter._get_ops_details()  # pylint: disable=protected-access  (no public API)
+  tensors = interpreter.get_tensor_details()
+  last = max(i for i, op in enumerate(ops)
+             if op["op_name"] in ("CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV"))
+  return [tensors[op["outputs"][0]]["name"] for op in ops[last + 1:]]
 
 
 def export_tflite(module, path, variant="fp32", representative_crops=None):

@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from tests import testing
+from tfpose_ssl.benchmarks import export_variants
 from tfpose_ssl.benchmarks import quality
 from tfpose_ssl.benchmarks import step_variants
 from tfpose_ssl.benchmarks import throughput
@@ -124,3 +125,28 @@ class StepVariantsTest(tf.test.TestCase):
 
 if __name__ == "__main__":
   tf.test.main()
+
+
+class ExportVariantsTest(tf.test.TestCase):
+
+  def test_heatmap_correlation_by_hand(self):
+    a = np.zeros((1, 2, 2, 2))
+    a[0, :, :, 0] = [[0.0, 1.0], [2.0, 3.0]]
+    a[0, :, :, 1] = [[1.0, 0.0], [0.0, 0.0]]
+    b = a.copy()
+    self.assertAllClose(export_variants.heatmap_correlation(a, b), 1.0)
+    b[0, :, :, 1] = [[0.0, 1.0], [0.0, 0.0]]  # joint 2: corr([1,0,0,0], [0,1,0,0]) = -1/3
+    self.assertAllClose(export_variants.heatmap_correlation(a, b), (1.0 - 1.0 / 3.0) / 2.0)
+
+  def test_markdown_names_calibration_commit_and_correlation(self):
+    row = {"variant": "TFLite int8", "bytes": 2 ** 20, "latency_s": 0.0015,
+           "mean_error_px": 0.4342, "median_error_px": 0.0, "within_2px": 0.968,
+           "heatmap_correlation": 0.99961, "reference": "TFLite fp32"}
+    text = export_variants.markdown({
+        "checkpoint": "runs/synthetic/method", "input_size": [128, 96], "crops": 200,
+        "calibration_crops": 64, "machine": "AMD EPYC", "date": "2026-11-28 15:00 UTC",
+        "commit": "abc1234", "rows": [row]})
+    self.assertIn("calibrated on 64 other validation crops", text)
+    self.assertIn("commit abc1234", text)
+    self.assertIn("| TFLite int8 | 1.00 | 1.50 | 0.434 / 0.000 | 96.8% | 0.9996 | TFLite fp32 |",
+                  text)

@@ -5,9 +5,10 @@ r"""Sizes, CPU latency and accuracy of the export variants of a checkpoint.
 
 Exports student 1 (no flip) as a SavedModel and the four TFLite variants, then on the first
 --crops validation crops of the checkpoint's task measures: file size, median latency per crop
-at batch 1 (after warm-up), and the mean keypoint distance (crop pixels) of each variant to
-the fp32 TFLite keypoints (and the SavedModel's distance to the in-memory Keras model).
-Writes `<out>.json` and `<out>.md`.
+at batch 1 (after warm-up), the keypoint distance (crop pixels) of each variant to the fp32
+TFLite keypoints (the SavedModel's to the in-memory Keras model) and the correlation of its
+heatmaps with the reference's (mean over crops and joints). Full int8 is calibrated on the 64
+validation crops after the measured ones (held out). Writes `<out>.json` and `<out>.md`.
 """
 
 import tfpose_ssl  # pylint: disable=unused-import  (first: TensorFlow's options, runtime.py)
@@ -28,6 +29,7 @@ from tfpose_ssl import io_utils
 from tfpose_ssl import runtime
 from tfpose_ssl import serving
 from tfpose_ssl import task as task_lib
+from tfpose_ssl.benchmarks import throughput
 from tfpose_ssl.data import coco
 
 FLAGS = flags.FLAGS
@@ -48,54 +50,76 @@ def _latency(fn, crops, repeats=50):
   return float(np.median(times))
 
 
-def _errors(xy, reference_xy):
-  """Keypoint distances (crop px) to the reference: mean, median, share within 2 px."""
+def _errors(xy, reference_xy, heatmaps, reference_heatmaps):
+  """Keypoint distances (crop px) to the reference: mean, median, share within 2 px; and the
+  heatmaps' Pearson correlation with the reference's, per crop and joint, averaged."""
   distance = np.linalg.norm(xy - reference_xy, axis=-1)
   return {"mean_error_px": float(np.mean(distance)),
           "median_error_px": float(np.median(distance)),
-          "within_2px": float(np.mean(distance <= 2.0))}
+          "within_2px": float(np.mean(distance <= 2.0)),
+          "heatmap_correlation": heatmap_correlation(heatmaps, reference_heatmaps)}
 
 
-def measure(task, checkpoint, num_crops, folder):
+def heatmap_correlation(a, b):
+  """Mean over crops and joints of the Pearson correlation of heatmaps `[N, h, w, J]`."""
+  a = np.asarray(a, np.float64).reshape(len(a), -1, a.shape[-1])
+  b = np.asarray(b, np.float64).reshape(len(b), -1, b.shape[-1])
+  a, b = a - a.mean(axis=1, keepdims=True), b - b.mean(axis=1, keepdims=True)
+  denominator = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
+  return float(np.mean((a * b).sum(axis=1) / np.maximum(denominator, 1e-12)))
+
+
+def measure(task, checkpoint, num_crops, folder, num_calibration=64):
   from ai_edge_litert import interpreter as litert  # pylint: disable=g-import-not-at-top
   module = export.build_module(task, checkpoint, "student_1", flip_test=False)
-  crops = export.representative_crops(task, num_crops)
+  available = export.representative_crops(task, num_crops + num_calibration)
+  if len(available) < num_crops + num_calibration:
+    raise ValueError(f"the validation set has {len(available)} people; --crops={num_crops} "
+                     f"needs {num_crops + num_calibration} (the last {num_calibration} calibrate)")
+  crops, calibration = available[:num_crops], available[num_crops:]
   rows = []
   saved = serving.export_saved_model(module, os.path.join(folder, "saved_model"))
   signature = tf.saved_model.load(saved).signatures["crops"]
-  run_saved = lambda crop: signature(crops=tf.constant(crop[None]))["keypoints"].numpy()[0]
-  keras_xy = np.concatenate([
-      task.codec.decode(inference.crop_heatmaps(module.models, tf.constant(crops[i:i + 32],
-                                                                          tf.float32)))[0].numpy()
+  run_saved = lambda crop: signature(crops=tf.constant(crop[None]))
+  keras_heatmaps = np.concatenate([
+      inference.crop_heatmaps(module.models, tf.constant(crops[i:i + 32], tf.float32)).numpy()
       for i in range(0, len(crops), 32)])
-  saved_xy = np.stack([run_saved(c) for c in crops])
-  rows.append(dict(_errors(saved_xy, keras_xy), variant="SavedModel (crops signature)",
-                   bytes=_folder_size(saved), latency_s=_latency(run_saved, crops),
-                   reference="Keras model"))
+  keras_xy = task.codec.decode(keras_heatmaps)[0].numpy()
+  saved_out = [run_saved(c) for c in crops]
+  rows.append(dict(_errors(np.stack([o["keypoints"].numpy()[0] for o in saved_out]), keras_xy,
+                           np.stack([o["heatmaps"].numpy()[0] for o in saved_out]),
+                           keras_heatmaps),
+                   variant="SavedModel (crops signature)", bytes=_folder_size(saved),
+                   latency_s=_latency(run_saved, crops), reference="Keras model"))
   outputs = {}
   for variant in serving.VARIANTS:
     path = serving.export_tflite(module, os.path.join(folder, f"pose_{variant}.tflite"), variant,
-                                 crops[:64])
+                                 calibration)
     runner = litert.Interpreter(model_path=path).get_signature_runner()
-    run = lambda crop, r=runner: r(crops=crop[None])["keypoints"][0]
-    outputs[variant] = np.stack([run(c) for c in crops])
-    rows.append(dict(_errors(outputs[variant], outputs["fp32"]), variant=f"TFLite {variant}",
-                     bytes=os.path.getsize(path), latency_s=_latency(run, crops),
-                     reference="TFLite fp32"))
-  return rows, len(crops)
+    run = lambda crop, r=runner: r(crops=crop[None])
+    out = [run(c) for c in crops]
+    outputs[variant] = {key: np.stack([o[key][0] for o in out])
+                        for key in ("keypoints", "heatmaps")}
+    rows.append(dict(_errors(outputs[variant]["keypoints"], outputs["fp32"]["keypoints"],
+                             outputs[variant]["heatmaps"], outputs["fp32"]["heatmaps"]),
+                     variant=f"TFLite {variant}", bytes=os.path.getsize(path),
+                     latency_s=_latency(run, crops), reference="TFLite fp32"))
+  return rows, len(crops), len(calibration)
 
 
 def markdown(result):
   lines = [f"Checkpoint {result['checkpoint']}, input {result['input_size'][0]}x"
-           f"{result['input_size'][1]}, {result['crops']} synthetic validation crops, batch 1. "
-           f"Machine: {result['machine']}. Measured {result.get('date', '')}.", "",
+           f"{result['input_size'][1]}, {result['crops']} validation crops, batch 1; full int8 "
+           f"calibrated on {result['calibration_crops']} other validation crops. Machine: "
+           f"{result['machine']}. Measured {result['date']}, commit {result['commit']}.", "",
            "| variant | size (MiB) | median latency per crop (ms) | keypoint error (crop px): "
-           "mean / median | joints within 2 px | against |", "|---|---|---|---|---|---|"]
+           "mean / median | joints within 2 px | heatmap correlation | against |",
+           "|---|---|---|---|---|---|---|"]
   for row in result["rows"]:
     lines.append(f"| {row['variant']} | {row['bytes'] / 2 ** 20:.2f} | "
                  f"{1000 * row['latency_s']:.2f} | {row['mean_error_px']:.3f} / "
                  f"{row['median_error_px']:.3f} | {100 * row['within_2px']:.1f}% | "
-                 f"{row['reference']} |")
+                 f"{row['heatmap_correlation']:.4f} | {row['reference']} |")
   return "\n".join(lines) + "\n"
 
 
@@ -114,10 +138,11 @@ def main(argv):
   config_lib.parse(FLAGS.config, FLAGS.gin_bindings, workdir=checkpoint)
   task = task_lib.PoseTask()
   with tempfile.TemporaryDirectory() as folder:
-    rows, count = measure(task, checkpoint, FLAGS.crops, folder)
+    rows, count, calibration = measure(task, checkpoint, FLAGS.crops, folder)
   result = {"checkpoint": FLAGS.checkpoint, "input_size": list(task.input_size), "crops": count,
-            "machine": runtime.machine_description(), "rows": rows,
-            "date": time.strftime("%Y-%m-%d", time.gmtime())}
+            "calibration_crops": calibration, "machine": runtime.machine_description(),
+            "rows": rows, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "commit": throughput.commit()}
   out = coco.resolve_path(FLAGS.out)
   io_utils.atomic_write_text(out + ".json", json.dumps(result, indent=1))
   text = markdown(result)
