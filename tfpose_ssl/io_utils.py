@@ -6,8 +6,35 @@ import os
 import tempfile
 
 
+def current_umask():
+  """The process's umask, read without changing it.
+
+  `os.umask` can only be read by setting it, and it is process-global: between setting and
+  restoring it, a file another thread creates (tf.data, checkpoint writers, TensorBoard) would
+  get the wrong mode, world-writable with a umask of 0. Linux reports the umask in
+  `/proc/self/status` (since 4.7), which is read-only and thread-safe; the set-and-restore
+  fallback is only for systems without it, and sets the common 022 (never 0) for its moment.
+  """
+  try:
+    with open("/proc/self/status") as f:
+      for line in f:
+        if line.startswith("Umask:"):
+          return int(line.split()[1], 8)
+  except (OSError, ValueError, IndexError):
+    pass
+  mask = os.umask(0o022)
+  os.umask(mask)
+  return mask
+
+
 def atomic_write_bytes(path, data):
-  """Writes `data` to `path` through a temporary file in the same folder and a rename."""
+  """Writes `data` to `path` through a temporary file in the same folder and a rename.
+
+  The file gets the mode a plain `open(path, "w")` would create it with (0o666 less the
+  umask): `mkstemp` makes its temporary file 0600 so that no one can read it half-written,
+  and the rename would otherwise hand that private mode to every output (summaries, metrics,
+  results, images), which others in the user's group could then not read.
+  """
   folder = os.path.dirname(os.path.abspath(path))
   os.makedirs(folder, exist_ok=True)
   fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
@@ -15,6 +42,10 @@ def atomic_write_bytes(path, data):
     with os.fdopen(fd, "wb") as f:
       f.write(data)
       f.flush()
+      try:
+        os.fchmod(f.fileno(), 0o666 & ~current_umask())
+      except OSError:  # a filesystem without modes (FAT, some network mounts): keep its default
+        pass
       os.fsync(f.fileno())
     os.replace(tmp, path)
   except BaseException:
@@ -25,6 +56,21 @@ def atomic_write_bytes(path, data):
 
 def atomic_write_text(path, text):
   atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def fsync_dir(folder):
+  """Flushes a folder's entries (renames into it) to disk, so they survive a power loss as
+  the files' contents do; a no-op where folders cannot be opened (not POSIX)."""
+  try:
+    fd = os.open(folder, os.O_RDONLY)
+  except OSError:
+    return
+  try:
+    os.fsync(fd)
+  except OSError:
+    pass
+  finally:
+    os.close(fd)
 
 
 class WorkdirLock:

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 import numpy as np
 import tensorflow as tf
@@ -123,6 +124,50 @@ class CocoLoaderTest(tf.test.TestCase):
     with self.assertRaisesRegex(coco.DataError, r"2 annotation id\(s\).*\[5, 6\]"):
       coco.load_instances(anns)
     self.assertEqual(coco.duplicate_ids([1, 2, 2, 3, 1, 2]), [2, 1])
+
+  def test_file_names_outside_the_image_folder_are_refused(self):
+    tmp = self.get_temp_dir()
+    image_dir = os.path.join(tmp, "images")
+    os.makedirs(os.path.join(image_dir, "sub"), exist_ok=True)
+    outside = os.path.join(tmp, "outside.jpg")  # exists: before, it was read as image 9
+    for path in (outside, os.path.join(image_dir, "a.jpg"),
+                 os.path.join(image_dir, "sub", "b.jpg")):
+      with open(path, "wb") as f:
+        f.write(b"x")
+    ann = lambda i: {"id": i, "image_id": i, "category_id": 1, "bbox": [1, 1, 5, 5],
+                     "keypoints": [2, 2, 2] * 17, "iscrowd": 0}
+
+    def dataset(name, file_name):
+      path = os.path.join(tmp, name + ".json")
+      images = [{"id": 1, "file_name": "a.jpg", "width": 10, "height": 10},
+                {"id": 9, "file_name": file_name, "width": 10, "height": 10}]
+      with open(path, "w") as f:
+        json.dump({"images": images, "annotations": [ann(1), ann(9)],
+                   "categories": [{"id": 1, "name": "person"}]}, f)
+      return coco.CocoKeypoints(path, image_dir)
+
+    for name, file_name, reason in (("parent", "../outside.jpg", r"leaves the image folder"),
+                                    ("nested", "sub/../../outside.jpg", r"leaves the image folder"),
+                                    ("absolute", outside, r"is an absolute path")):
+      with self.assertRaisesRegex(
+          coco.DataError, rf"{name}.json: image id 9 has file_name '{re.escape(file_name)}', "
+          rf"which {reason}"):
+        coco.load_instances(dataset(name, file_name))
+    # Relative names inside the folder, subfolders included, still load.
+    for name, file_name in (("subfolder", "sub/b.jpg"), ("dotted", "./sub/../a.jpg")):
+      instances, counts = coco.load_instances(dataset(name, file_name))
+      self.assertLen(instances, 2)
+      self.assertEqual(counts["missing_image_file"], 0)
+    # An unlabeled set's image_info is held to the same rule.
+    info = os.path.join(tmp, "info.json")
+    with open(info, "w") as f:
+      json.dump({"images": [{"id": 9, "file_name": "../outside.jpg", "width": 10,
+                             "height": 10}]}, f)
+    with open(os.path.join(tmp, "dets.json"), "w") as f:
+      json.dump([{"image_id": 9, "category_id": 1, "bbox": [1, 1, 5, 5], "score": 0.9}], f)
+    with self.assertRaisesRegex(coco.DataError, r"info.json: image id 9 has file_name"):
+      coco.load_unlabeled(coco.UnlabeledImages("images", "dets.json", image_info="info.json",
+                                               root=tmp))
 
   def test_detections_with_a_nan_score_are_counted_not_kept(self):
     root = testing.coco_mini_dir()

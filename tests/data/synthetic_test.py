@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+from unittest import mock
 
 import numpy as np
 import tensorflow as tf
@@ -100,6 +101,96 @@ class SyntheticTest(tf.test.TestCase):
     with open(third.annotation_path) as f:
       self.assertLen(json.load(f)["images"], 3)
 
+
+  def _snapshot(self, root, split):
+    """The split's annotation JSON and {file_name: SHA-256 of the file} of every image it names
+    (digests, not bytes: a failing comparison of bytes would spend minutes in difflib)."""
+    path = os.path.join(root, "annotations", f"person_keypoints_{split}.json")
+    with open(path, "rb") as f:
+      raw = f.read()
+    files = {}
+    for image in json.loads(raw)["images"]:
+      with open(os.path.join(root, "images", image["file_name"]), "rb") as f:
+        files[image["file_name"]] = hashlib.sha256(f.read()).hexdigest()
+    return raw, files
+
+  def test_interrupted_regeneration_keeps_the_old_split(self):
+    root = os.path.join(self.get_temp_dir(), "interrupted")
+    old = synthetic.synthetic_coco(root=root, split="val", num_images=4, seed=1)
+    before = self._snapshot(root, "val")
+    stamp = os.path.getmtime(old.annotation_path)
+
+    class Interrupted(Exception):
+      pass
+
+    encode = synthetic.encode_jpeg
+    calls = []
+
+    def encode_then_stop(pixels):
+      calls.append(1)
+      if len(calls) > 2:  # two new images written, then the process dies
+        raise Interrupted()
+      return encode(pixels)
+
+    # Before: the new images overwrote the old ones under their names, the old JSON stayed,
+    # and the next run accepted old labels on new pixels.
+    with mock.patch.object(synthetic, "encode_jpeg", side_effect=encode_then_stop):
+      with self.assertRaises(Interrupted):
+        synthetic.generate_split(root, "val", num_images=4, seed=2)
+    self.assertEqual(self._snapshot(root, "val"), before)  # labels and pixels as they were
+    # Interrupted at the commit itself: all images of the new split written, the JSON not.
+    with mock.patch.object(synthetic.io_utils, "atomic_write_text", side_effect=Interrupted()):
+      with self.assertRaises(Interrupted):
+        synthetic.generate_split(root, "val", num_images=4, seed=2)
+    self.assertEqual(self._snapshot(root, "val"), before)
+    again = synthetic.synthetic_coco(root=root, split="val", num_images=4, seed=1)
+    self.assertEqual(os.path.getmtime(again.annotation_path), stamp)  # accepted, not remade
+    instances, counts = coco.load_instances(again, require_keypoints=False)
+    self.assertEqual(counts["missing_image_file"], 0)
+    self.assertLen(instances, len(json.loads(before[0])["annotations"]))
+
+    # The regeneration, uninterrupted, commits the new split and removes the old images.
+    new = synthetic.synthetic_coco(root=root, split="val", num_images=4, seed=2)
+    raw, files = self._snapshot(root, "val")
+    self.assertEqual(json.loads(raw)["info"]["generator"]["seed"], 2)
+    self.assertEmpty(set(files) & set(before[1]))
+    self.assertEqual(sorted(os.listdir(os.path.join(root, "images"))),
+                     sorted({name.split("/")[0] for name in files}))  # no staging, no old folder
+    self.assertEqual(new.annotation_path, old.annotation_path)
+    fresh = os.path.join(self.get_temp_dir(), "fresh")
+    synthetic.generate_split(fresh, "val", num_images=4, seed=2)
+    self.assertEqual(self._snapshot(fresh, "val"), (raw, files))  # as made from scratch
+
+  def test_an_interrupted_first_generation_is_not_accepted(self):
+    root = os.path.join(self.get_temp_dir(), "first")
+    with mock.patch.object(synthetic, "encode_jpeg", side_effect=[b"jpeg", KeyboardInterrupt]):
+      with self.assertRaises(KeyboardInterrupt):
+        synthetic.synthetic_coco(root=root, split="val", num_images=3, seed=1)
+    self.assertFalse(os.path.exists(os.path.join(root, "annotations",
+                                                 "person_keypoints_val.json")))
+    made = synthetic.synthetic_coco(root=root, split="val", num_images=3, seed=1)
+    instances, counts = coco.load_instances(made, require_keypoints=False)
+    self.assertEqual(counts["missing_image_file"], 0)
+    self.assertNotEmpty(instances)
+
+  def test_regeneration_removes_only_the_replaced_split(self):
+    root = os.path.join(self.get_temp_dir(), "layouts")
+    images = os.path.join(root, "images")
+    synthetic.generate_split(root, "val_2", num_images=1, seed=1)
+    other = self._snapshot(root, "val_2")
+    os.makedirs(images, exist_ok=True)
+    for name in ("val_000001.jpg", "val_2_000001.jpg", "keep.jpg"):  # flat, as generators wrote
+      with open(os.path.join(images, name), "wb") as f:
+        f.write(b"old")
+    synthetic.generate_split(root, "val", num_images=2, seed=1)
+    synthetic.generate_split(root, "val", num_images=2, seed=3)
+    _, files = self._snapshot(root, "val")
+    self.assertLen(files, 2)
+    remaining = set(os.listdir(images))
+    self.assertNotIn("val_000001.jpg", remaining)  # the replaced split's old images are gone
+    self.assertLen([n for n in remaining if n.startswith("val-")], 1)
+    self.assertTrue({"val_2_000001.jpg", "keep.jpg"} <= remaining)  # not the val split's
+    self.assertEqual(self._snapshot(root, "val_2"), other)
 
 if __name__ == "__main__":
   tf.test.main()

@@ -109,7 +109,48 @@ def read_annotations(annotation_path):
     if repeated:
       raise DataError(f"{annotation_path}: {len(repeated)} {what} id(s) occur more than once "
                       f"(first: {repeated[:5]}); ids must be unique, as pycocotools assumes")
+  check_file_names(data["images"], annotation_path)
   return data
+
+
+def unsafe_file_name(name):
+  """Why `name` cannot be an image's `file_name` (None if it can).
+
+  An image is read at `os.path.join(image_dir, file_name)`: an absolute name replaces the
+  folder and `..` climbs out of it, so an annotation file could make training, evaluation and
+  the skeleton figures read any file the user can (and refer to images of another dataset
+  without anyone noticing). A name must be a relative path that stays inside the folder
+  (subfolders are fine: the synthetic generator writes `<split>-<digest>/<name>.jpg`).
+  """
+  if not isinstance(name, str) or not name:
+    return "is not a non-empty string"
+  if "\0" in name:
+    return "contains a NUL character"
+  if os.path.isabs(name):
+    return "is an absolute path"
+  normal = os.path.normpath(name)
+  if normal == os.pardir or normal.startswith(os.pardir + os.sep):
+    return "leaves the image folder ('..')"
+  return None
+
+
+def check_file_names(images, source):
+  """Refuses `images` entries whose `file_name` is not a relative path inside the image folder.
+
+  A refusal (a `DataError` naming the image id and the file name), not a counted skip like a
+  missing image file: a name that points outside the folder is not a damaged sample but an
+  annotation file that is wrong, or made to read other files, as a whole.
+  """
+  bad = []
+  for im in images:
+    reason = unsafe_file_name(im.get("file_name"))
+    if reason:
+      bad.append((im.get("id"), im.get("file_name"), reason))
+  if bad:
+    image_id, name, reason = bad[0]
+    raise DataError(f"{source}: image id {image_id} has file_name {name!r}, which {reason}; "
+                    f"file names must be relative paths inside the image folder "
+                    f"({len(bad)} such image(s))")
 
 
 def duplicate_ids(ids):
@@ -320,6 +361,8 @@ def load_unlabeled(source):
   if not images:
     raise DataError(f"no images in {image_dir} (expected COCO-style numeric file names, or "
                     "give image_info)")
+  if source.image_info:
+    check_file_names(images, info_path)
   sizes_known = all("width" in im and "height" in im for im in images)
   data = {"images": images, "annotations": [], "categories": [kp.PERSON_CATEGORY]}
   if not sizes_known:  # boxes are clipped to the image: take sizes from the files
