@@ -1,13 +1,17 @@
 """MultiWorkerMirroredStrategy: 2 worker processes on 127.0.0.1 train the dual students from
-the real config; both end with identical weights, matching a single-process run.
+the real config with synchronized BatchNorm; both end with identical weights and BatchNorm
+statistics, matching a single-process run.
 
 The single process runs MirroredStrategy over 2 logical CPU devices, so both runs have 2
-replicas with the same per-replica BatchNorm statistics and the same global batches. Stated
-tolerance: losses within 1e-5 and the median weight tensor within 1e-3 of its magnitude (as in
-tests/trainers/mirrored_test.py: Adam's first steps are ~lr * sign(gradient), so a weight whose
-gradient is near zero can move differently when the cross-worker sum rounds differently).
-Synchronized BatchNorm is not used here: with it, the two workers hung in their first step
-(TF 2.21, CPU collectives; cf. tensorflow/tensorflow#42111).
+replicas, the same global batches and the same (synchronized) BatchNorm statistics. Stated
+tolerance: losses within 1e-5, the median weight tensor within 1e-3 of its magnitude and the
+BatchNorm moving statistics within 1e-3 (as in tests/trainers/mirrored_test.py: Adam's first
+steps are ~lr * sign(gradient), so a weight whose gradient is near zero can move differently
+when the cross-worker sum rounds differently).
+
+An earlier version of this test reported that synchronized BatchNorm hung both workers in
+their first step. The cause was the test: it read the workers' output pipes one after the
+other, and worker 1 blocked writing its log (see below), not TensorFlow.
 """
 
 import json
@@ -22,7 +26,8 @@ import tensorflow as tf
 from tests import testing
 
 BINDINGS = ["train.epochs = 1", "train.steps_per_epoch = 4", "train.eval_every_epochs = 0",
-            "train.verbose = 0", "train.num_visualized = 0", "train.image_every_epochs = 0"]
+            "train.verbose = 0", "train.num_visualized = 0", "train.image_every_epochs = 0",
+            "simple_baseline.synchronized_bn = True"]
 
 
 def _free_ports(n):
@@ -74,11 +79,23 @@ class MultiWorkerTest(tf.test.TestCase):
     workdir = os.path.join(tmp, "cluster")
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
-    workers = [subprocess.Popen(
-        _command(workdir, data, "multi_worker"), cwd=testing.REPO_ROOT,
-        env=_env({"cluster": cluster, "task": {"type": "worker", "index": i}}),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in range(2)]
-    outputs = [w.communicate(timeout=1800)[0] for w in workers]
+    # Each worker writes to its own file: with pipes read one after the other, worker 1 blocked
+    # once its unread output filled the pipe (64 KiB; synchronized BatchNorm logs ~160 KB of
+    # "Collective all_reduce" lines), and worker 0 then waited for it in a collective forever.
+    logs = [os.path.join(tmp, f"worker_{i}.log") for i in range(2)]
+    workers = []
+    for i, log in enumerate(logs):
+      with open(log, "w") as f:
+        workers.append(subprocess.Popen(
+            _command(workdir, data, "multi_worker"), cwd=testing.REPO_ROOT,
+            env=_env({"cluster": cluster, "task": {"type": "worker", "index": i}}),
+            stdout=f, stderr=subprocess.STDOUT))
+    for worker in workers:
+      worker.wait(timeout=1800)
+    outputs = []
+    for log in logs:
+      with open(log) as f:
+        outputs.append(f.read())
     for i, (worker, output) in enumerate(zip(workers, outputs)):
       self.assertEqual(worker.returncode, 0, f"worker {i}:\n{output[-3000:]}")
     self.assertIn("MultiWorkerMirroredStrategy", outputs[0] + outputs[1])
@@ -86,9 +103,9 @@ class MultiWorkerTest(tf.test.TestCase):
     chief = _weights(os.path.join(workdir, "checkpoints"))
     other = _weights(os.path.join(workdir, "worker_1_scratch", "checkpoints"))
     self.assertNotEmpty(chief)
-    trainable = [n for n in chief if "moving_" not in n]
-    self.assertGreater(len(trainable), 100)
-    for name in trainable:  # BatchNorm moving statistics are per replica (each worker's half)
+    self.assertGreater(len(chief), 500)
+    self.assertEqual(sorted(chief), sorted(other))
+    for name in chief:  # BatchNorm statistics too: synchronized over both workers' halves
       self.assertAllEqual(chief[name], other[name], msg=name)
     self.assertTrue(os.path.exists(os.path.join(workdir, "summary.json")))  # the chief's
 
@@ -98,6 +115,10 @@ class MultiWorkerTest(tf.test.TestCase):
     relative = [float(np.max(np.abs(one[n] - chief[n]))) / (float(np.max(np.abs(one[n]))) or 1.0)
                 for n in weights]
     self.assertLess(float(np.median(relative)), 1e-3)
+    statistics = [n for n in one if "moving_" in n]
+    self.assertGreater(len(statistics), 80)
+    for name in statistics:
+      self.assertAllClose(one[name], chief[name], atol=1e-3, rtol=1e-3, msg=name)
     with open(os.path.join(single, "summary.json")) as f:
       single_loss = json.load(f)["last_epoch_train_metrics"]["loss"]
     with open(os.path.join(workdir, "summary.json")) as f:
