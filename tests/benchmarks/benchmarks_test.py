@@ -121,6 +121,7 @@ class StepVariantsTest(tf.test.TestCase):
     self.assertIn("| default | 0.450 | 0.150 | 58 | 40% | on | 0.40, 0.50, 0.45 |", text)
     self.assertIn("3 alternating rounds", text)
     self.assertIn("commit abc1234", text)
+    self.assertIn("float32 matmul 151 GFLOP/s", text)
 
 
 if __name__ == "__main__":
@@ -144,9 +145,11 @@ class ExportVariantsTest(tf.test.TestCase):
            "heatmap_correlation": 0.99961, "reference": "TFLite fp32"}
     text = export_variants.markdown({
         "checkpoint": "runs/synthetic/method", "input_size": [128, 96], "crops": 200,
-        "calibration_crops": 64, "machine": "AMD EPYC", "date": "2026-11-28 15:00 UTC",
+        "calibration_crops": 64, "machine": "AMD EPYC", "matmul_gflops": 151.4,
+        "date": "2026-11-28 15:00 UTC",
         "commit": "abc1234", "rows": [row]})
     self.assertIn("calibrated on 64 other validation crops", text)
     self.assertIn("commit abc1234", text)
+    self.assertIn("float32 matmul 151 GFLOP/s", text)
     self.assertIn("| TFLite int8 | 1.00 | 1.50 | 0.434 / 0.000 | 96.8% | 0.9996 | TFLite fp32 |",
                   text)

@@ -111,7 +111,9 @@ def markdown(result):
   lines = [f"Checkpoint {result['checkpoint']}, input {result['input_size'][0]}x"
            f"{result['input_size'][1]}, {result['crops']} validation crops, batch 1; full int8 "
            f"calibrated on {result['calibration_crops']} other validation crops. Machine: "
-           f"{result['machine']}. Measured {result['date']}, commit {result['commit']}.", "",
+           f"{result['machine']}, float32 matmul {result['matmul_gflops']:.0f} GFLOP/s (the "
+           f"higher of before and after). Measured {result['date']}, commit {result['commit']}.",
+           "",
            "| variant | size (MiB) | median latency per crop (ms) | keypoint error (crop px): "
            "mean / median | joints within 2 px | heatmap correlation | against |",
            "|---|---|---|---|---|---|---|"]
@@ -137,10 +139,13 @@ def main(argv):
   checkpoint = coco.resolve_path(FLAGS.checkpoint)
   config_lib.parse(FLAGS.config, FLAGS.gin_bindings, workdir=checkpoint)
   task = task_lib.PoseTask()
+  matmul = runtime.matmul_gflops()
   with tempfile.TemporaryDirectory() as folder:
     rows, count, calibration = measure(task, checkpoint, FLAGS.crops, folder)
+  matmul = max(matmul, runtime.matmul_gflops())
   result = {"checkpoint": FLAGS.checkpoint, "input_size": list(task.input_size), "crops": count,
             "calibration_crops": calibration, "machine": runtime.machine_description(),
+            "matmul_gflops": matmul,
             "rows": rows, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "commit": throughput.commit()}
   out = coco.resolve_path(FLAGS.out)
