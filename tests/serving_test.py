@@ -72,6 +72,17 @@ class SavedModelTest(tf.test.TestCase):
     self.assertAllClose(out["scores"], scores)
     self.assertAllClose(out["keypoints_with_scores"][..., 2], scores)
 
+  def test_every_weight_is_saved_once(self):
+    # Before, the Keras models were tracked beside their tf.Variables: each weight was saved
+    # twice (models/0/... and tf_variables/...) and the SavedModel was twice its size.
+    reader = tf.train.load_checkpoint(os.path.join(self.path, "variables", "variables"))
+    saved = {n: s for n, s in reader.get_variable_to_shape_map().items()
+             if n != "_CHECKPOINTABLE_OBJECT_GRAPH"}
+    weights = [w for student in self.students for w in student.weights]
+    self.assertLen(saved, len(weights))
+    self.assertEqual(sum(int(np.prod(s)) for s in saved.values()),
+                     sum(int(np.prod(w.shape)) for w in weights))
+
   def test_uncertainty_output_is_eq6_over_fixed_views(self):
     crops = _crops(2)
     out = self.loaded.signatures["crops"](crops=tf.constant(crops))
