@@ -70,9 +70,19 @@ def parse(configs, bindings, workdir=None):
       raise
     raise ValueError(f"macro %{match.group(1)} is used but never defined (no line "
                      f"`{match.group(1)} = ...` in {files} or the bindings)") from None
-  if not saved:  # a saved config lists every macro of its run (older ones: unused K_PLUS_1)
-    check_macros_used(files)
+  if not saved and not any(is_saved_config(f) for f in files):
+    check_macros_used(files)  # a saved config lists every macro of its run (older: K_PLUS_1)
   return files
+
+
+def is_saved_config(path):
+  """True for a file `gin.config_str()` wrote (a workdir's config.gin, also when passed with
+  --config): it starts with gin's "# Macros:" or "# Parameters for" header."""
+  with open(path) as f:
+    for line in f:
+      if line.strip():
+        return line.startswith(("# Macros:", "# Parameters for"))
+  return False
 
 
 def refuse_statements(path):

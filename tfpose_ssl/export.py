@@ -33,6 +33,7 @@ import numpy as np
 
 from tfpose_ssl import config as config_lib
 from tfpose_ssl import eval_lib
+from tfpose_ssl import io_utils
 from tfpose_ssl import serving
 from tfpose_ssl import task as task_lib
 from tfpose_ssl import train  # pylint: disable=unused-import  (configurables of saved configs)
@@ -68,6 +69,8 @@ def check_out(out, overwrite=False):
   Called before any work, so that a forgotten --overwrite costs nothing and an earlier export
   (maybe the one deployed) is never replaced by accident.
   """
+  if os.path.ismount(out):  # cannot be renamed: the export is swapped in by renames
+    raise ValueError(f"--out={out} is a mount point; export into a folder inside it")
   if os.path.isdir(out):
     if os.listdir(out) and not overwrite:
       raise FileExistsError(f"--out={out} already holds files (an earlier export?); pass "
@@ -135,9 +138,7 @@ def write_export(module, out, variants=("fp32", "fp16"), calibration=None, overw
   os.makedirs(parent, exist_ok=True)
   tmp = tempfile.mkdtemp(dir=parent, prefix=os.path.basename(out) + ".tmp-")
   try:
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 would hide the export from servers
+    os.chmod(tmp, 0o777 & ~io_utils.current_umask())  # mkdtemp's 0700 would hide it
     names = ["saved_model"]
     serving.export_saved_model(module, os.path.join(tmp, "saved_model"))
     for variant in variants:
@@ -158,6 +159,9 @@ def export(task, checkpoint, out, model="student_1", flip_test=False, variants=(
   Full int8 ('int8' in `variants`) calibrates on crops of `task.val_set`.
   """
   check_out(os.path.realpath(out), overwrite)
+  if "int8" in variants and uncertainty_views:
+    raise ValueError("--tflite=int8 is exported without the uncertainty output; drop int8 or "
+                     "use --uncertainty_views=0")
   calibration = None
   if "int8" in variants:  # before the conversions: its data must be there
     print("full int8 calibrates on 64 validation crops of "
@@ -198,10 +202,13 @@ def main(argv):
   unknown = [v for v in FLAGS.tflite if v not in serving.VARIANTS]
   if unknown:
     raise app.UsageError(f"--tflite: unknown variant(s) {unknown}; choose from {serving.VARIANTS}")
+  if "int8" in FLAGS.tflite and FLAGS.uncertainty_views:
+    raise app.UsageError("--tflite=int8 is exported without the uncertainty output; drop int8 "
+                         "or use --uncertainty_views=0")
   out = coco.resolve_path(FLAGS.out)
   try:
     check_out(os.path.realpath(out), FLAGS.overwrite)  # before any work
-  except (FileExistsError, NotADirectoryError) as error:
+  except (FileExistsError, NotADirectoryError, ValueError) as error:
     raise app.UsageError(str(error)) from None
   checkpoint = coco.resolve_path(FLAGS.checkpoint)
   config_lib.parse(FLAGS.config, FLAGS.gin_bindings, workdir=checkpoint)

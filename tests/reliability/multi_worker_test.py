@@ -90,8 +90,14 @@ class MultiWorkerTest(tf.test.TestCase):
             _command(workdir, data, "multi_worker"), cwd=testing.REPO_ROOT,
             env=_env({"cluster": cluster, "task": {"type": "worker", "index": i}}),
             stdout=f, stderr=subprocess.STDOUT))
-    for worker in workers:
-      worker.wait(timeout=1800)
+    try:
+      for worker in workers:
+        worker.wait(timeout=1800)
+    finally:  # one worker failed or timed out: the other would wait in a collective forever
+      for worker in workers:
+        if worker.poll() is None:
+          worker.kill()
+          worker.wait()
     outputs = []
     for log in logs:
       with open(log) as f:

@@ -19,8 +19,8 @@ from tfpose_ssl import warp
 
 AUTOTUNE = tf.data.AUTOTUNE
 # Bytes tf.data's autotuning may spend on buffers, per pipeline (TF's default: half the
-# machine's RAM, each). The largest batch of the shipped configs, 64 unlabeled 256x192 crops
-# in 1 + K = 3 float32 views, is 113 MB: this holds 18 of them.
+# machine's RAM, each). The largest batch of the shipped configs, 32 unlabeled 256x192 crops
+# in the 7 float32 views of Fig. 5's K = 6, is 132 MB: this holds 15 of them.
 RAM_BUDGET = 2 << 30
 
 

@@ -451,8 +451,8 @@ def generate_split(out_dir, split, num_images, seed=0, width=288, height=224, ma
 
   The layout: `annotations/person_keypoints_<split>.json` and `images/<split>-<digest>/
   <split>_NNNNNN.jpg` (the JSON's `file_name`s are relative to `images/`, as before).
-  Regenerating a split over an existing one never touches a file the existing JSON names, so
-  that an interruption at any point (Ctrl-C, a full disk, a killed job) leaves either the old
+  Regenerating a split over an existing one never changes the bytes of a file the existing JSON
+  names, so that an interruption at any point (Ctrl-C, a full disk, a killed job) leaves either the old
   split or the new one, each with its own labels, never old labels on new pixels. The images
   are written into a staging folder and renamed into a folder named by a digest of their
   content (bytes and labels), which no other content can share; the JSON, written atomically
@@ -496,7 +496,8 @@ def _generate_split(out_dir, split, num_images, seed, width, height, max_people)
   final = os.path.join(image_root, folder)
   io_utils.fsync_dir(staging)
   if os.path.isdir(final):
-    # An earlier run made this very content (perhaps the current JSON's): identical files.
+    # An earlier run made this very content (perhaps the current JSON's, perhaps a folder whose
+    # deletion was interrupted): its files are replaced by identical, complete ones.
     for name in names:
       os.replace(os.path.join(staging, name), os.path.join(final, name))
     io_utils.fsync_dir(final)
