@@ -106,6 +106,8 @@ class ConfigTest(tf.test.TestCase):
     with open(path, "w") as f:
       f.write(saved + "K_PLUS_1 = 3\n")
     config_lib.parse([], [], workdir=workdir)
+    gin.clear_config()
+    config_lib.parse([path], [])  # also when passed with --config (the README's reruns)
     for line in ("import os", "include '/elsewhere/other.gin'", "from os import path"):
       gin.clear_config()
       with open(path, "w") as f:
