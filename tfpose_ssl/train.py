@@ -258,10 +258,14 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
       options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
       return data.with_options(options)
 
-    callbacks = [
+    def samples_per_step(step):
+      return batch_size + (unlabeled_batch_size if unlabeled is not None and
+                           trainer.uses_unlabeled_at(step) else 0)
+
+    callbacks = [  # the skip check first: an epoch of unreadable data saves nothing
+        callbacks_lib.SkippedImagesCallback(samples_per_step),
         callbacks_lib.CheckpointCallback(manager, checkpoint_every_steps),
         callbacks_lib.SummaryCallback(writer, summary_every_steps),
-        callbacks_lib.SkippedImagesCallback(),
     ]
     if unlabeled is not None and image_every_epochs and is_chief:
       sample = next(iter(pipeline.unlabeled_dataset(unlabeled, codec, 4, trainer.views, seed=seed,
