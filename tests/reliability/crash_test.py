@@ -90,14 +90,18 @@ class NonFiniteLossTest(tf.test.TestCase):
     gin.clear_config()
     super().tearDown()
 
-  def test_nan_stops_training_naming_the_step_and_keeps_the_last_good_checkpoint(self):
-    workdir = os.path.join(self.get_temp_dir(), "nan")
+  def _supervised_run(self, name, learning_rate):
+    """Parses a supervised smoke run with a checkpoint every step; returns its workdir."""
     data = os.path.join(self.get_temp_dir(), "data")
     testing.parse_config("smoke.gin", [
         "include 'configs/modes/supervised.gin'",
         f"train/synthetic_coco.root = '{data}'", f"val/synthetic_coco.root = '{data}'",
-        "train.learning_rate = 1e30", "train.checkpoint_every_steps = 1", *SMOKE[:1],
-        *SMOKE[3:]])
+        f"train.learning_rate = {learning_rate}", "train.checkpoint_every_steps = 1",
+        *SMOKE[:1], *SMOKE[3:]])
+    return os.path.join(self.get_temp_dir(), name)
+
+  def test_nan_stops_training_naming_the_step_and_keeps_the_last_good_checkpoint(self):
+    workdir = self._supervised_run("nan", "1e30")
     with self.assertRaisesRegex(callbacks_lib.NonFiniteLossError,
                                 r"loss became (nan|inf) at step (\d+).*Last good checkpoint"):
       train_lib.train(workdir=workdir)
@@ -106,18 +110,11 @@ class NonFiniteLossTest(tf.test.TestCase):
     for name, value in _weights(workdir).items():
       self.assertTrue(np.all(np.isfinite(value)), name)
 
-
   def test_weights_an_update_made_non_finite_are_never_saved(self):
     # A learning rate of 1e39 is inf in float32: step 1's loss (computed before the update) is
     # finite, and the update makes the weights inf/NaN. Before, the step-1 checkpoint kept them
     # (the loss check saw them only at step 2) and resume or evaluation read a broken model.
-    workdir = os.path.join(self.get_temp_dir(), "inf")
-    data = os.path.join(self.get_temp_dir(), "data")
-    testing.parse_config("smoke.gin", [
-        "include 'configs/modes/supervised.gin'",
-        f"train/synthetic_coco.root = '{data}'", f"val/synthetic_coco.root = '{data}'",
-        "train.learning_rate = 1e39", "train.checkpoint_every_steps = 1", *SMOKE[:1],
-        *SMOKE[3:]])
+    workdir = self._supervised_run("inf", "1e39")
     with self.assertRaisesRegex(callbacks_lib.NonFiniteLossError,
                                 r"variables became NaN or Inf at step 1 \(first: student_1/.*"
                                 r"nothing saved. Last good checkpoint: None"):
