@@ -1,6 +1,8 @@
-"""The process-wide CPU setting of tfpose_ssl.runtime takes effect in a fresh process."""
+"""The process-wide CPU settings of tfpose_ssl.runtime take effect: oneDNN in a fresh process,
+the thread pools' sizes in a training run."""
 
 import ast
+import json
 import os
 import re
 import subprocess
@@ -74,6 +76,70 @@ class BinariesTest(tf.test.TestCase):
       first = next(n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom)))
       self.assertIsInstance(first, ast.Import, main)
       self.assertEqual([a.name for a in first.names], ["tfpose_ssl"], main)
+
+
+def _write(folder, name, text):
+  os.makedirs(folder, exist_ok=True)
+  with open(os.path.join(folder, name), "w") as f:
+    f.write(text)
+
+
+class ThreadPoolsTest(tf.test.TestCase):
+
+  def test_usable_cores_is_the_affinity_capped_by_a_cgroup_quota(self):
+    root = self.get_temp_dir()
+    v2, v1, none = (os.path.join(root, d) for d in ("v2", "v1", "none"))
+    _write(v2, "cpu.max", "150000 100000\n")  # 1.5 CPUs -> 2 threads
+    self.assertEqual(runtime.usable_cores(affinity=64, cgroup_root=v2), 2)
+    self.assertEqual(runtime.usable_cores(affinity=1, cgroup_root=v2), 1)
+    _write(v2, "cpu.max", "max 100000\n")
+    self.assertEqual(runtime.usable_cores(affinity=64, cgroup_root=v2), 64)
+    _write(os.path.join(v1, "cpu"), "cpu.cfs_quota_us", "400000\n")
+    _write(os.path.join(v1, "cpu"), "cpu.cfs_period_us", "100000\n")
+    self.assertEqual(runtime.usable_cores(affinity=64, cgroup_root=v1), 4)
+    _write(os.path.join(v1, "cpu"), "cpu.cfs_quota_us", "-1\n")
+    self.assertEqual(runtime.usable_cores(affinity=64, cgroup_root=v1), 64)
+    self.assertEqual(runtime.usable_cores(affinity=3, cgroup_root=none), 3)
+    self.assertEqual(runtime.usable_cores(), min(len(os.sched_getaffinity(0)),
+                                                 runtime.usable_cores(affinity=10 ** 6)))
+
+  def test_explicit_sizes_after_the_pools_exist_are_an_error(self):
+    tf.constant(1.0) + 1.0  # this process's pools exist now
+    with self.assertRaisesRegex(RuntimeError, "before its first op"):
+      runtime.set_thread_pools(intra_op=7)
+    # The automatic sizes are skipped with a warning: train() called from such a program runs.
+    self.assertIn("inter_op_threads_running", runtime.set_thread_pools())
+
+  def test_a_training_run_uses_the_configured_pool_sizes(self):
+    # The real binary, shrunk: the sizes bound in gin are the sizes of the pools that ran its
+    # steps (summary.json records them and counts the inter-op pool's threads at the end).
+    tmp = self.get_temp_dir()
+    data, workdir = os.path.join(tmp, "data"), os.path.join(tmp, "run")
+    bindings = [f"train/synthetic_coco.root = '{data}'", f"val/synthetic_coco.root = '{data}'",
+                "train.epochs = 1", "train.steps_per_epoch = 2", "train.num_visualized = 0",
+                "train.image_every_epochs = 0", "train.verbose = 0",
+                "set_thread_pools.intra_op = 1", "set_thread_pools.inter_op = 3"]
+    environ = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=testing.REPO_ROOT)
+    subprocess.run([sys.executable, "-m", "tfpose_ssl.train", "--config=configs/smoke.gin",
+                    f"--workdir={workdir}"] + [f"--gin_bindings={b}" for b in bindings],
+                   cwd=testing.REPO_ROOT, env=environ, check=True, capture_output=True,
+                   timeout=600)
+    with open(os.path.join(workdir, "summary.json")) as f:
+      pools = json.load(f)["thread_pools"]
+    self.assertEqual((pools["intra_op"], pools["inter_op"], pools["inter_op_threads_running"]),
+                     (1, 3, 3))
+
+  def test_by_default_the_pools_have_one_thread_per_usable_core(self):
+    probe = ("import tfpose_ssl, json\nfrom tfpose_ssl import runtime\nruntime.set_thread_pools()\n"
+             "import tensorflow as tf\ntf.function(lambda x: x * 2.0)(tf.ones([4]))\n"
+             "print(json.dumps(runtime.thread_pools_in_effect()))")
+    environ = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=testing.REPO_ROOT)
+    out = subprocess.run([sys.executable, "-c", probe], env=environ, capture_output=True,
+                         text=True, check=True, timeout=300).stdout
+    pools = json.loads(out.strip().splitlines()[-1])
+    cores = runtime.usable_cores()
+    self.assertEqual(pools, {"usable_cores": cores, "intra_op": cores, "inter_op": cores,
+                             "inter_op_threads_running": cores})
 
 
 class CpuFeaturesTest(tf.test.TestCase):

@@ -21,6 +21,9 @@ RUN_CONTROL = ("verbose", "max_steps_per_run", "stop_at_step", "summary_every_st
                "eval_every_epochs", "image_every_epochs", "num_visualized",
                "checkpoint_every_steps", "keep_checkpoints", "strategy", "max_val_instances",
                "allow_config_change", "init_checkpoint")
+# Configurables whose every parameter is run control too: how the run executes, not what it
+# trains.
+RUN_CONTROL_CONFIGURABLES = ("set_thread_pools",)
 
 
 class ConfigMismatchError(ValueError):
@@ -206,7 +209,7 @@ def resolve_macros(bindings):
 
 def config_changes(saved_text, current_text, ignore=RUN_CONTROL):
   """[(binding, saved value, current value)] of bindings whose values differ, leaving out
-  `train.<p>` for p in `ignore`. Values are compared with their macros resolved, so moving a
+  `train.<p>` for p in `ignore` and the parameters of `RUN_CONTROL_CONFIGURABLES`. Values are compared with their macros resolved, so moving a
   value into or out of a macro is no change; an unbound parameter counts as its default value
   (None when it has none), so binding a parameter to its default is no change either."""
   saved = resolve_macros(parse_bindings(saved_text))
@@ -214,7 +217,7 @@ def config_changes(saved_text, current_text, ignore=RUN_CONTROL):
   skip = {f"train.{p}" for p in ignore}
   changes = []
   for key in sorted(set(saved) | set(current)):
-    if key in skip:
+    if key in skip or key.split("/")[-1].rsplit(".", 1)[0] in RUN_CONTROL_CONFIGURABLES:
       continue
     default = default_text(key)
     old, new = saved.get(key, default), current.get(key, default)

@@ -19,6 +19,7 @@ from absl import flags
 from tfpose_ssl import config as config_lib
 from tfpose_ssl import eval_lib
 from tfpose_ssl import io_utils
+from tfpose_ssl import runtime
 from tfpose_ssl import task as task_lib
 from tfpose_ssl import train  # pylint: disable=unused-import  (configurables of saved configs)
 from tfpose_ssl.data import coco
@@ -42,6 +43,7 @@ def main(argv):
   del argv
   checkpoint = coco.resolve_path(FLAGS.checkpoint)
   config_lib.parse(FLAGS.config, FLAGS.gin_bindings, workdir=checkpoint)
+  runtime.set_thread_pools()
   task = task_lib.PoseTask()
   students, path = eval_lib.restore_students(task, checkpoint)
   out_dir = coco.resolve_path(FLAGS.out) if FLAGS.out else os.path.join(

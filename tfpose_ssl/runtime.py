@@ -21,11 +21,21 @@ median of 20 steps:
 
 So only oneDNN is set. The variable must be set before TensorFlow is imported:
 `python -m tfpose_ssl.<binary>` imports this package first; a value the user set is kept.
+
+Thread pools: training and evaluation size TensorFlow's intra- and inter-op pools to the cores
+this process may use (`set_thread_pools`). TensorFlow's own default counts the CPUs of the
+process's affinity mask and ignores a cgroup CPU quota (`docker run --cpus=2` on a 64-core host
+would start 64 threads per pool); where the two agree, as on our 2-core machines, the sizes
+are TensorFlow's defaults, which measured best here: one inter-op thread made the demo's step
+slower (row `inter_op_1` of benchmarks/step_variants.md).
 """
 
+import math
 import os
 import sys
 import time
+
+import gin
 
 ONEDNN = "TF_ENABLE_ONEDNN_OPTS"
 
@@ -38,6 +48,90 @@ def configure():
   """
   os.environ.setdefault(ONEDNN, "1")
   return "tensorflow" not in sys.modules and os.environ[ONEDNN] == "1"
+
+
+def usable_cores(affinity=None, cgroup_root="/sys/fs/cgroup"):
+  """The cores this process may keep busy: its CPU affinity, capped by a cgroup CPU quota.
+
+  The quota is read from cgroup v2 (`cpu.max`: "<quota> <period>" or "max <period>") or v1
+  (`cpu/cpu.cfs_quota_us`, -1 when unlimited, and `cpu.cfs_period_us`); a fractional quota is
+  rounded up (1.5 CPUs -> 2 threads).
+  """
+  cores = len(os.sched_getaffinity(0)) if affinity is None else affinity
+  quota = None
+  try:
+    with open(os.path.join(cgroup_root, "cpu.max")) as f:
+      limit, period = f.read().split()[:2]
+      if limit != "max":
+        quota = int(limit) / int(period)
+  except (OSError, ValueError):
+    try:
+      with open(os.path.join(cgroup_root, "cpu", "cpu.cfs_quota_us")) as f:
+        limit = int(f.read())
+      with open(os.path.join(cgroup_root, "cpu", "cpu.cfs_period_us")) as f:
+        period = int(f.read())
+      if limit > 0 and period > 0:
+        quota = limit / period
+    except (OSError, ValueError):
+      pass
+  if quota is not None and quota > 0:
+    cores = min(cores, max(1, math.ceil(quota)))
+  return max(1, cores)
+
+
+@gin.configurable
+def set_thread_pools(intra_op=0, inter_op=0):
+  """Sizes TensorFlow's intra- and inter-op thread pools; 0 means `usable_cores()`.
+
+  Must run before TensorFlow's first op in the process (its pools are created then). When
+  they exist already: sizes asked for explicitly are an error; the automatic ones are skipped
+  with a warning (e.g. `train()` called from a program that ran TensorFlow before).
+
+  Returns `thread_pools_in_effect()`.
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top  (after configure())
+  want_intra, want_inter = intra_op or usable_cores(), inter_op or usable_cores()
+  try:
+    tf.config.threading.set_intra_op_parallelism_threads(want_intra)
+    tf.config.threading.set_inter_op_parallelism_threads(want_inter)
+  except RuntimeError as e:
+    if intra_op or inter_op:
+      raise RuntimeError(
+          f"set_thread_pools(intra_op={intra_op}, inter_op={inter_op}): TensorFlow already "
+          "created its thread pools in this process; set the sizes before its first op (the "
+          "binaries do; from Python, call runtime.set_thread_pools first)") from e
+    from absl import logging  # pylint: disable=g-import-not-at-top
+    logging.warning("TensorFlow's thread pools already exist in this process; they keep their "
+                    "sizes (intra-op %s, inter-op %s; 0 is TensorFlow's default) instead of %d "
+                    "usable cores", tf.config.threading.get_intra_op_parallelism_threads(),
+                    tf.config.threading.get_inter_op_parallelism_threads(), usable_cores())
+  return thread_pools_in_effect()
+
+
+def thread_pools_in_effect():
+  """The pool sizes TensorFlow was given (0: its default) and the inter-op threads running.
+
+  TensorFlow names its inter-op pool's threads `tf_Compute`; they are counted in
+  /proc/self/task (None where unreadable), so the number shows the pool actually created.
+  Count right after the context is created: Keras' `fit` later adds a one-thread pool of the
+  same name.
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  running = None
+  try:
+    running = 0
+    for task in os.listdir("/proc/self/task"):
+      try:
+        with open(f"/proc/self/task/{task}/comm") as f:
+          running += f.read().strip() == "tf_Compute"
+      except OSError:  # the thread ended meanwhile
+        pass
+  except OSError:
+    running = None
+  return {"usable_cores": usable_cores(),
+          "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+          "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
+          "inter_op_threads_running": running}
 
 
 # x86 features that decide which TensorFlow kernels run fast, as /proc/cpuinfo names them.

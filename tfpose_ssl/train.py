@@ -170,8 +170,13 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
       supervised burn-in that several methods continue from. Every object of this trainer
       must be in it (a supervised trainer can start from a dual-student checkpoint: student 1).
   """
+  # Before any TensorFlow op: the pools are created with the first one (runtime.py).
+  runtime.set_thread_pools()
   # MultiWorkerMirroredStrategy must exist before any TensorFlow op runs.
   distribution = make_strategy(strategy)
+  # The context exists now: its pools run the steps (Keras' fit adds a one-thread pool later).
+  thread_pools = runtime.thread_pools_in_effect()
+  logging.info("thread pools: %s", thread_pools)
   is_chief, task_id = worker_role(distribution)
   if precision not in PRECISIONS:
     raise ValueError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
@@ -310,7 +315,8 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
     report["_train_metrics"] = last_metrics
     callbacks_lib.write_validation(writer, report, step)
     write_summary(workdir, report, task, step, train_seconds, steps_done=step - start_step,
-                  num_visualized=num_visualized, train_metrics=last_metrics if history else None)
+                  num_visualized=num_visualized, train_metrics=last_metrics if history else None,
+                  thread_pools=thread_pools)
     return report
 
 
@@ -374,16 +380,18 @@ def _repair_checkpoint_state(checkpoint_dir, restored, damaged):
 
 
 def write_summary(workdir, report, task, step, train_seconds, steps_done, num_visualized,
-                  train_metrics=None):
+                  train_metrics=None, thread_pools=None):
   """summary.json, summary.md and skeletons.png of the final evaluation.
 
   `train_metrics` (the last epoch's training statistics, e.g. pseudo-label PCK) is recorded
-  when this invocation trained.
+  when this invocation trained; `thread_pools` (`runtime.thread_pools_in_effect()`) and the
+  machine next to `train_seconds`.
   """
   metrics = {k: v for k, v in report.items() if not k.startswith("_")}
   summary = {"step": step, "train_seconds": round(train_seconds, 1), "steps_this_run": steps_done,
              "val_set": task.val_set.annotation_path, "evaluated": eval_lib.evaluated_set(report),
-             "metrics": metrics}
+             "metrics": metrics, "machine": runtime.machine_description(),
+             "thread_pools": thread_pools}
   if train_metrics:
     summary["last_epoch_train_metrics"] = train_metrics
   io_utils.atomic_write_text(os.path.join(workdir, "summary.json"), json.dumps(summary, indent=1))
