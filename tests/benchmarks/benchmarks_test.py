@@ -97,6 +97,23 @@ class ThroughputHelpersTest(tf.test.TestCase):
     self.assertIn("CPU X (AVX2), 2 cores", text)
     self.assertNotIn("input pipeline alone", text)  # parts not measured are left out
 
+  def test_reference_rows_count_each_side_s_network_work(self):
+    # ours K = 3: 9 B forward-equivalents per student, DualPose's code 7 B (B = 16): with
+    # 1 GFLOP per crop forward that is 288 and 224 GFLOP per step.
+    theirs = {"crops_per_s": 8.0, "round_seconds": [4.0, 4.5], "matmul_gflops": 140.0,
+              "source": "xierc/Semi_Human_Pose 76e6623"}
+    ours = {"crops_per_s": 6.4, "round_seconds": [5.0, 5.2], "matmul_gflops": 150.0}
+    result = {"machine": "CPU X", "format": throughput.FORMAT,
+              "model_flops": {"ResNet-18, 128x96": 1.0e9},
+              "reference": [{"size": [128, 96], "crops": 32, "ours": ours, "theirs": theirs}],
+              "measured": {"reference": {"date": "2026-11-28 17:00 UTC", "commit": "abc1234",
+                                         "batch": 16}}}
+    text = throughput.markdown(result)
+    # GFLOP/s: 288 * 6.4 / 32 = 57.6, 224 * 8 / 32 = 56.
+    self.assertIn("| method K=3 vs DualPose | 128x96 | 32 | 6.4 | 8.0 | 0.80x | 288; 224 | "
+                  "58; 56 | 5.00, 5.20; 4.00, 4.50 | 150; 140 |", text)
+    self.assertIn("DualPose's code: xierc/Semi_Human_Pose 76e6623", text)
+
   def test_commit_names_head(self):
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=testing.REPO_ROOT,
                           capture_output=True, text=True, check=False).stdout.strip()

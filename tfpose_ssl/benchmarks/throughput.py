@@ -17,7 +17,13 @@ process. Every figure is the median of repeated timed calls after warm-up:
     around each step (the higher of two measurements, just before and after it: the practical
     ceiling) and the share of it achieved;
   * parameters, FLOPs and supervised-step throughput of SimpleBaseline ResNet-18/50 and
-    HRNet-W32/W48.
+    HRNet-W32/W48;
+  * only when asked (`--parts=reference`): the full-width ResNet-18 K = 3 step against
+    DualPose's own PyTorch code (`dualpose_reference.py`, run with `--torch_python` on a checkout
+    `--reference_dir` of xierc/Semi_Human_Pose), per source crop, in alternating rounds:
+
+  python -m tfpose_ssl.benchmarks.throughput --parts=reference \
+      --torch_python=/path/to/venv-with-torch/bin/python --reference_dir=/path/to/Semi_Human_Pose
 """
 
 import tfpose_ssl  # pylint: disable=unused-import  (first: TensorFlow's options, runtime.py)
@@ -25,6 +31,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 from absl import app
@@ -319,6 +326,34 @@ def markdown(result):
                    f"{row['trainable_params'] / 1e6:.2f}M | {row['gflops_per_crop']:.2f} | "
                    f"{row['crops_per_s']:.1f} | {row['achieved_gflops']:.0f} | "
                    f"{100 * row['matmul_share']:.0f}% |")
+  if result.get("reference"):
+    header("reference")
+    lines += ["| K = 3 against DualPose's code (ResNet-18) | input | source crops/step | "
+              "ours, crops/s | DualPose's code, crops/s | ours / theirs | GFLOP/step, ours; "
+              "theirs | GFLOP/s, ours; theirs | per-round s/step, ours; theirs | "
+              "matmul GFLOP/s, TF; torch |", "|---" * 10 + "|"]
+    for row in result["reference"]:
+      ours, theirs = row["ours"], row["theirs"]
+      size = f"{row['size'][0]}x{row['size'][1]}"
+      # Network forwards of B = crops / 2 crops per student, a gradient pass counted as 3:
+      # ours (K = 3) labeled and loss view with gradient + 3 other ensemble views = 9 B;
+      # DualPose's code labeled and strong view with gradient + the weak view = 7 B.
+      flops = result.get("model_flops", {}).get(f"ResNet-18, {size}")
+      work = ("?", "?", "?", "?")
+      if flops:
+        step = [2 * n * row["crops"] // 2 * flops / 1e9 for n in (9, 7)]
+        work = (f"{step[0]:.0f}", f"{step[1]:.0f}",
+                f"{step[0] * ours['crops_per_s'] / row['crops']:.0f}",
+                f"{step[1] * theirs['crops_per_s'] / row['crops']:.0f}")
+      lines.append(
+          f"| method K=3 vs DualPose | {size} | {row['crops']} | "
+          f"{ours['crops_per_s']:.1f} | {theirs['crops_per_s']:.1f} | "
+          f"{ours['crops_per_s'] / theirs['crops_per_s']:.2f}x | {work[0]}; {work[1]} | "
+          f"{work[2]}; {work[3]} | "
+          f"{', '.join(f'{t:.2f}' for t in ours['round_seconds'])}; "
+          f"{', '.join(f'{t:.2f}' for t in theirs['round_seconds'])} | "
+          f"{ours['matmul_gflops']:.0f}; {theirs['matmul_gflops']:.0f} |")
+    lines += ["", "DualPose's code: " + result["reference"][0]["theirs"]["source"]]
   if result.get("mirrored"):
     header("mirrored")
     lines += ["| MirroredStrategy (method K=2, ResNet-18) | input | s/step, 1 device | "
@@ -329,7 +364,8 @@ def markdown(result):
   return "\n".join(lines) + "\n"
 
 
-PARTS = ("steps", "pipelines", "models", "mirrored")
+PARTS = ("steps", "pipelines", "models", "mirrored", "reference")
+DEFAULT_PARTS = PARTS[:4]  # `reference` needs PyTorch and DualPose's code (flags below)
 FORMAT = 2  # of <out>.json: per-part date, commit and batch; per-row matmul rate
 
 
@@ -339,10 +375,15 @@ def _define_flags():
   flags.DEFINE_integer("repeats", 5, "Timed repetitions (after 2 warm-up calls).")
   flags.DEFINE_string("out", "benchmarks/throughput", "Output prefix (.json and .md).")
   flags.DEFINE_string("data_root", "data/benchmark_synthetic", "Synthetic data for pipelines.")
-  flags.DEFINE_list("parts", list(PARTS),
+  flags.DEFINE_list("parts", list(DEFAULT_PARTS),
                     "Parts to measure, each in its own process (TensorFlow keeps the memory "
                     "of every model a process built); the others are kept from an existing "
                     "<out>.json of this machine, and each part records its date and commit.")
+  flags.DEFINE_string("torch_python", None, "Part `reference`: a Python interpreter with "
+                      "PyTorch (and what DualPose's code imports) to run dualpose_reference.py.")
+  flags.DEFINE_string("reference_dir", None, "Part `reference`: a work tree of "
+                      "xierc/Semi_Human_Pose (commit 76e6623).")
+  flags.DEFINE_integer("rounds", 2, "Part `reference`: alternating rounds of ours and theirs.")
   flags.DEFINE_string("commit", None, "Commit to record (default: the repository's HEAD); the "
                       "parent process passes its own to the processes of the parts.")
 
@@ -394,6 +435,10 @@ def measure(part, sizes, result):
   elif part == "models":
     for size in sizes:
       result["models"] += model_benchmark(size, FLAGS.batch, max(2, FLAGS.repeats // 2))
+  elif part == "reference":
+    for size in sizes:
+      result["reference"].append(reference_comparison(size, FLAGS.batch, FLAGS.repeats,
+                                                      FLAGS.rounds))
   elif part == "mirrored":
     # Two logical CPU devices (configured before any TF op ran in this process).
     size = sizes[0]
@@ -402,6 +447,45 @@ def measure(part, sizes, result):
                for devices in (["/cpu:0"], ["/cpu:0", "/cpu:1"])]
     result["mirrored"].append({"size": list(size), "crops": 2 * FLAGS.batch,
                                "one": seconds[0], "two": seconds[1]})
+
+
+def reference_comparison(size, batch, repeats, rounds):
+  """Our full-width ResNet-18 K = 3 step against DualPose's own code, alternating rounds.
+
+  Each round times ours (in this process) and theirs (`dualpose_reference.py` in a
+  `--torch_python` process) with the same batch, repeats and warm-ups; each side's figure is
+  its fastest round (the same rule for both: drift only slows a round).
+  """
+  if not (FLAGS.torch_python and FLAGS.reference_dir):
+    raise app.UsageError("--parts=reference needs --torch_python and --reference_dir")
+  script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dualpose_reference.py")
+  ours, theirs = [], []
+  for _ in range(rounds):
+    ours.append(step_benchmark(size, batch, repeats, ks=(3,), with_supervised=False)[0][0])
+    with tempfile.TemporaryDirectory() as tmp:
+      out = os.path.join(tmp, "reference.json")
+      subprocess.run([FLAGS.torch_python, script, f"--reference_dir={FLAGS.reference_dir}",
+                      f"--input={size[0]}x{size[1]}", f"--batch={batch}",
+                      f"--steps={repeats}", "--warmup=2", f"--out={out}"], check=True)
+      with open(out) as f:
+        theirs.append(json.load(f))
+  best_ours = min(ours, key=lambda r: r["seconds"])
+  best_theirs = min(theirs, key=lambda r: r["median_s_per_step"])
+  return {"size": list(size), "crops": 2 * batch,
+          "ours": {"crops_per_s": best_ours["crops_per_s"],
+                   "round_seconds": [r["seconds"] for r in ours],
+                   "matmul_gflops": max(r["matmul_gflops"] for r in ours)},
+          "theirs": {"crops_per_s": best_theirs["source_crops_per_s"],
+                     "round_seconds": [r["median_s_per_step"] for r in theirs],
+                     "matmul_gflops": max(max(r["matmul_2048_f32_gflops_before"],
+                                              r["matmul_2048_f32_gflops_after"])
+                                          for r in theirs),
+                     "source": (f"{best_theirs['reference']['repo']} "
+                                f"{best_theirs['reference']['commit'][:7]}, PyTorch "
+                                f"{best_theirs['torch_version']}, {best_theirs['torch_threads']} "
+                                "threads; the network step of one training iteration "
+                                "(tfpose_ssl/benchmarks/dualpose_reference.py)"),
+                     "runs": theirs}}
 
 
 def main(argv):
@@ -419,7 +503,9 @@ def main(argv):
                  f"--sizes={','.join(FLAGS.sizes)}", f"--batch={FLAGS.batch}",
                  f"--repeats={FLAGS.repeats}", f"--out={out}",
                  f"--data_root={coco.resolve_path(FLAGS.data_root)}",
-                 f"--commit={label}"]
+                 f"--commit={label}", f"--rounds={FLAGS.rounds}"]
+      command += [f"--{name}={getattr(FLAGS, name)}" for name in ("torch_python", "reference_dir")
+                  if getattr(FLAGS, name)]
       print(f"measuring {part}: {' '.join(command)}", flush=True)
       subprocess.run(command, check=True)
     with open(out + ".json") as f:
