@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tests import testing
 from tfpose_ssl.models import batch_norm
 from tfpose_ssl.models import resnet
 from tfpose_ssl.models import simple_baseline
@@ -137,6 +138,30 @@ class SimpleBaselineTest(tf.test.TestCase):
     self.assertEqual(kernels[1].shape, kernels[2].shape)
     self.assertGreater(np.abs(kernels[1] - kernels[2]).max(), 1e-4)
     self.assertNear(float(np.std(kernels[2])), 0.001, 2e-4)  # N(0, 0.001) (SimpleBaseline)
+
+  def test_checkpoints_of_models_with_explicit_padding_layers_restore_unchanged(self):
+    # Made before stride-1 convolutions padded inside the convolution (testdata SOURCE.md):
+    # every variable finds its place, and the outputs are the same to float round-off.
+    folder = os.path.join(testing.TESTS_DIR, "testdata", "resnet18_explicit_padding")
+    model = simple_baseline.simple_baseline((64, 64), "resnet18", width=4, deconv_filters=8)
+    tf.train.Checkpoint(student=model).read(os.path.join(folder, "ckpt")).assert_consumed()
+    outputs = model(np.load(os.path.join(folder, "input.npy")), training=False)
+    self.assertAllClose(outputs, np.load(os.path.join(folder, "output.npy")), atol=1e-5)
+
+  def test_stride_1_convolutions_pad_inside_and_stride_2_keep_explicit_padding(self):
+    backbone = simple_baseline.simple_baseline((64, 64), "resnet18", width=4,
+                                               deconv_filters=8).get_layer("resnet18")
+    convs = [l for l in backbone.layers
+             if isinstance(l, keras.layers.Conv2D) and l.kernel_size[0] > 1]
+    self.assertLen(convs, 17)  # conv1 (7x7, stride 2) and 16 3x3, 3 of them stride 2
+    for conv in convs:
+      pad = backbone.get_layer(conv.name.replace("_conv", "_pad"))
+      if conv.strides == (1, 1):
+        self.assertEqual((conv.padding, type(pad)), ("same", keras.layers.Identity), conv.name)
+      else:
+        self.assertEqual((conv.padding, type(pad)), ("valid", keras.layers.ZeroPadding2D),
+                         conv.name)
+    self.assertLen([c for c in convs if c.strides == (1, 1)], 13)
 
   def test_input_size_must_be_divisible_by_32(self):
     with self.assertRaisesRegex(ValueError, "divisible by 32"):

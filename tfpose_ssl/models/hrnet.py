@@ -27,11 +27,10 @@ def _bn(name, synchronized):
 
 
 def _conv(x, filters, kernel, stride, name, bias=False):
-  if kernel > 1:
-    x = keras.layers.ZeroPadding2D(kernel // 2, name=name + ".pad")(x)
-  init = "he_normal"
-  return keras.layers.Conv2D(filters, kernel, strides=stride, use_bias=bias,
-                             kernel_initializer=init, name=name)(x)
+  # The reference's symmetric kernel // 2 padding (resnet.pad explains the Identity layer).
+  x, padding = resnet.pad(x, kernel, stride, name + ".pad")
+  return keras.layers.Conv2D(filters, kernel, strides=stride, padding=padding, use_bias=bias,
+                             kernel_initializer="he_normal", name=name)(x)
 
 
 def _basic_block(x, filters, name, synchronized):

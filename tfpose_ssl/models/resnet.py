@@ -27,15 +27,28 @@ CAFFE_MEAN = (123.68, 116.779, 103.939)  # keras.applications.resnet, in RGB ord
 
 
 def _conv_bn(x, filters, kernel, stride, name, relu=True, synchronized=False):
-  pad = kernel // 2
-  if pad:
-    x = keras.layers.ZeroPadding2D(pad, name=name + "_pad")(x)
-  x = keras.layers.Conv2D(filters, kernel, strides=stride, use_bias=False,
+  x, padding = pad(x, kernel, stride, name + "_pad")
+  x = keras.layers.Conv2D(filters, kernel, strides=stride, padding=padding, use_bias=False,
                           kernel_initializer="he_normal", name=name + "_conv")(x)
   x = batch_norm_lib.batch_norm(name + "_bn", synchronized)(x)
   if relu:
     x = keras.layers.ReLU(name=name + "_relu")(x)
   return x
+
+
+def pad(x, kernel, stride, name):
+  """PyTorch's symmetric kernel // 2 padding (torchvision, HRNet): `(x, conv padding)`.
+
+  Stride 1: the convolution pads ('same' is symmetric then), one op less forward and backward;
+  an Identity layer keeps the padding layer's place, so that checkpoints (which number a
+  model's layers) of models built with the explicit padding still restore. Stride 2:
+  TensorFlow's 'same' would pad more at the bottom/right, so the padding stays explicit.
+  """
+  if not kernel // 2:
+    return x, "valid"
+  if stride == 1:
+    return keras.layers.Identity(name=name)(x), "same"
+  return keras.layers.ZeroPadding2D(kernel // 2, name=name)(x), "valid"
 
 
 def _basic_block(x, filters, stride, name, synchronized):
