@@ -47,7 +47,9 @@ class SupervisedTrainTest(tf.test.TestCase):
     with open(os.path.join(workdir, "summary.json")) as f:
       summary = json.load(f)
     self.assertEqual(summary["step"], 12)
-    self.assertBetween(summary["metrics"]["student_1"]["AP"], 0.0, 1.0)
+    self.assertAlmostEqual(summary["metrics"]["student_1"]["AP"],
+                           testing.recomputed_ap(workdir, summary["val_set"]), places=6)
+    self.assertEqual(summary["metrics"]["student_1"]["AP"], report["student_1"]["AP"])
 
   def test_seeded_runs_repeat_and_rerun_resumes(self):
     a = self._run(os.path.join(self.get_temp_dir(), "a"))
