@@ -27,6 +27,11 @@ def gaussian_heatmaps(centers, height, width, sigma):
   return tf.exp(-(dx2 + dy2) / (2.0 * sigma * sigma))
 
 
+# The target Gaussian's sigma in heatmap pixels (SimpleBaseline's 2 at 256x192): the codec's
+# default, also the default of the pseudo-targets' refinement (pseudo_heatmaps.py).
+SIGMA = 2.0
+
+
 class KeypointCodec:
   """MSRA heatmap codec (Xiao et al. 2018), channels-last.
 
@@ -36,7 +41,7 @@ class KeypointCodec:
   toward the higher neighbour; keypoints come back in input (crop) pixels.
   """
 
-  def __init__(self, input_size=(256, 192), stride=4, sigma=2.0):
+  def __init__(self, input_size=(256, 192), stride=4, sigma=SIGMA):
     self.input_size = tuple(int(v) for v in input_size)
     self.stride = int(stride)
     if self.input_size[0] % self.stride or self.input_size[1] % self.stride:

@@ -6,9 +6,8 @@ import re
 
 from absl import flags
 import gin
-import tensorflow as tf
 
-from tfpose_ssl.data import coco
+from tfpose_ssl import io_utils
 
 # The folder holding configs/ (the repository, or the Bazel runfiles tree).
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -37,11 +36,11 @@ def define_flags():
 
 def resolve_config(path):
   """A config path as given (relative to where the user ran the command) or in the repo."""
-  for candidate in (coco.resolve_path(path), os.path.join(REPO_ROOT, path)):
+  for candidate in (io_utils.resolve_path(path), os.path.join(REPO_ROOT, path)):
     if os.path.isfile(candidate):
       return candidate
   raise FileNotFoundError(f"gin config not found: {path} (looked in "
-                          f"{coco.resolve_path(path)} and {os.path.join(REPO_ROOT, path)})")
+                          f"{io_utils.resolve_path(path)} and {os.path.join(REPO_ROOT, path)})")
 
 
 def parse(configs, bindings, workdir=None):
@@ -128,28 +127,6 @@ def check_macros_used(files):
     raise ValueError(f"macro(s) {unused} defined in {files} or the bindings but never used "
                      f"(misspelled? a binding uses a macro as %NAME)")
 
-
-def latest_checkpoint(path):
-  """The checkpoint prefix for a workdir, a checkpoint folder or a prefix."""
-  if os.path.isdir(path):
-    for folder in (os.path.join(path, "checkpoints"), path):
-      found = tf.train.latest_checkpoint(folder)
-      if found:
-        return found
-    raise FileNotFoundError(f"no checkpoint under {path}")
-  if tf.io.gfile.glob(path + ".index"):
-    return path
-  raise FileNotFoundError(f"checkpoint not found: {path}")
-
-
-def checkpoint_prefixes(folder):
-  """`<folder>/ckpt-<step>` prefixes that have an index file, highest step first."""
-  found = []
-  for index in tf.io.gfile.glob(os.path.join(folder, "ckpt-*.index")):
-    match = re.fullmatch(r"ckpt-(\d+)\.index", os.path.basename(index))
-    if match:
-      found.append((int(match.group(1)), index[:-len(".index")]))
-  return [prefix for _, prefix in sorted(found, reverse=True)]
 
 
 _BINDING = re.compile(r"^([A-Za-z_][\w./]*)\s*=\s*(.*)$")

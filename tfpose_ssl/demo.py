@@ -34,7 +34,6 @@ from tfpose_ssl import config as config_lib
 from tfpose_ssl import io_utils
 from tfpose_ssl import runtime
 from tfpose_ssl import train  # pylint: disable=unused-import  (registers the configurables)
-from tfpose_ssl.data import coco
 
 FLAGS = flags.FLAGS
 SUPERVISED_MODE = "configs/modes/supervised.gin"
@@ -147,7 +146,7 @@ def _define_flags():
 def main(argv):
   del argv
   configs = FLAGS.config or ["configs/synthetic.gin"]
-  workdir = coco.resolve_path(FLAGS.workdir)
+  workdir = io_utils.resolve_path(FLAGS.workdir)
   start = time.time()
   summaries = run_protocol(configs, workdir, FLAGS.gin_bindings,
                            echo=lambda text: print(f"== {text}", flush=True))

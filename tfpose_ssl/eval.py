@@ -22,7 +22,6 @@ from tfpose_ssl import io_utils
 from tfpose_ssl import runtime
 from tfpose_ssl import task as task_lib
 from tfpose_ssl import train  # pylint: disable=unused-import  (configurables of saved configs)
-from tfpose_ssl.data import coco
 
 FLAGS = flags.FLAGS
 
@@ -41,15 +40,15 @@ def _define_flags():
 
 def main(argv):
   del argv
-  checkpoint = coco.resolve_path(FLAGS.checkpoint)
+  checkpoint = io_utils.resolve_path(FLAGS.checkpoint)
   config_lib.parse(FLAGS.config, FLAGS.gin_bindings, workdir=checkpoint)
   runtime.set_thread_pools()
   task = task_lib.PoseTask()
   students, path = eval_lib.restore_students(task, checkpoint)
-  out_dir = coco.resolve_path(FLAGS.out) if FLAGS.out else os.path.join(
+  out_dir = io_utils.resolve_path(FLAGS.out) if FLAGS.out else os.path.join(
       checkpoint if os.path.isdir(checkpoint) else os.path.dirname(checkpoint), "eval")
   report = eval_lib.evaluate(students, task, out_dir,
-                             detections=coco.resolve_path(FLAGS.boxes),
+                             detections=io_utils.resolve_path(FLAGS.boxes),
                              score_threshold=FLAGS.score_threshold, flip_test=FLAGS.flip,
                              batch_size=FLAGS.batch_size)
   print(f"checkpoint: {path}")

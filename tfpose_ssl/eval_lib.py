@@ -10,7 +10,6 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from tfpose_ssl import config as config_lib
 from tfpose_ssl import evaluation
 from tfpose_ssl import inference
 from tfpose_ssl import io_utils
@@ -124,7 +123,7 @@ def format_report(report):
 
 def restore_students(task, checkpoint):
   """Builds the students found in `checkpoint` (a file prefix or a folder) and restores them."""
-  path = config_lib.latest_checkpoint(checkpoint)
+  path = io_utils.latest_checkpoint(checkpoint)
   names = sorted({name.split("/")[0] for name, _ in tf.train.list_variables(path)
                   if name.startswith("student_")})
   if not names:

@@ -205,12 +205,12 @@ def main(argv):
   if "int8" in FLAGS.tflite and FLAGS.uncertainty_views:
     raise app.UsageError("--tflite=int8 is exported without the uncertainty output; drop int8 "
                          "or use --uncertainty_views=0")
-  out = coco.resolve_path(FLAGS.out)
+  out = io_utils.resolve_path(FLAGS.out)
   try:
     check_out(os.path.realpath(out), FLAGS.overwrite)  # before any work
   except (FileExistsError, NotADirectoryError, ValueError) as error:
     raise app.UsageError(str(error)) from None
-  checkpoint = coco.resolve_path(FLAGS.checkpoint)
+  checkpoint = io_utils.resolve_path(FLAGS.checkpoint)
   config_lib.parse(FLAGS.config, FLAGS.gin_bindings, workdir=checkpoint)
   task = task_lib.PoseTask()
   if "int8" in FLAGS.tflite and task.val_set is None:

@@ -1,9 +1,13 @@
-"""Atomic file writes (a crash never leaves a half-written file that a later step trusts) and
-the workdir lock (two runs never write into one workdir)."""
+"""Files and folders: atomic writes (a crash never leaves a half-written file that a later step
+trusts), the workdir lock (two runs never write into one workdir), paths as the user typed them
+(`resolve_path`) and finding checkpoints (`latest_checkpoint`, `checkpoint_prefixes`)."""
 
 import fcntl
 import os
+import re
 import tempfile
+
+import tensorflow as tf
 
 
 def current_umask():
@@ -110,3 +114,40 @@ class WorkdirLock:
     self._file.close()
     self._file = None
     return False
+
+
+def resolve_path(path):
+  """Resolves a relative path against the directory the user ran the command from.
+
+  Under `bazel run` that directory is `BUILD_WORKING_DIRECTORY`; otherwise the current one.
+  """
+  if path is None:
+    return None
+  path = os.path.expanduser(str(path))
+  if os.path.isabs(path):
+    return path
+  base = os.environ.get("BUILD_WORKING_DIRECTORY", os.getcwd())
+  return os.path.normpath(os.path.join(base, path))
+
+
+def latest_checkpoint(path):
+  """The checkpoint prefix for a workdir, a checkpoint folder or a prefix."""
+  if os.path.isdir(path):
+    for folder in (os.path.join(path, "checkpoints"), path):
+      found = tf.train.latest_checkpoint(folder)
+      if found:
+        return found
+    raise FileNotFoundError(f"no checkpoint under {path}")
+  if tf.io.gfile.glob(path + ".index"):
+    return path
+  raise FileNotFoundError(f"checkpoint not found: {path}")
+
+
+def checkpoint_prefixes(folder):
+  """`<folder>/ckpt-<step>` prefixes that have an index file, highest step first."""
+  found = []
+  for index in tf.io.gfile.glob(os.path.join(folder, "ckpt-*.index")):
+    match = re.fullmatch(r"ckpt-(\d+)\.index", os.path.basename(index))
+    if match:
+      found.append((int(match.group(1)), index[:-len(".index")]))
+  return [prefix for _, prefix in sorted(found, reverse=True)]

@@ -25,6 +25,7 @@ from tfpose_ssl import codec as codec_lib
 from tfpose_ssl import evaluation
 from tfpose_ssl import geometry
 from tfpose_ssl import io_utils
+from tfpose_ssl import keypoints as kp
 from tfpose_ssl import serving
 from tfpose_ssl import visualize
 from tfpose_ssl import warp
@@ -151,7 +152,7 @@ def predict(model_path, image_path, boxes_path=None, image_id=None, box_threshol
   areas = boxes[:, 2] * boxes[:, 3] * padding ** 2
   results = evaluation.to_coco_results(np.full(len(boxes), image_id), keypoints, scores,
                                        box_scores, areas, 0.9 if detected else None)
-  poses = np.array([r["keypoints"] for r in results]).reshape(-1, 17, 3)
+  poses = np.array([r["keypoints"] for r in results]).reshape(-1, kp.NUM_JOINTS, 3)
   drawn = visualize.draw_skeletons(image, poses[..., :2], poses[..., 2], joint_threshold)
   return results, drawn
 
@@ -171,12 +172,12 @@ def _define_flags():
 
 def main(argv):
   del argv
-  results, drawn = predict(coco.resolve_path(FLAGS.model), coco.resolve_path(FLAGS.image),
-                           coco.resolve_path(FLAGS.boxes), FLAGS.image_id, FLAGS.box_threshold,
+  results, drawn = predict(io_utils.resolve_path(FLAGS.model), io_utils.resolve_path(FLAGS.image),
+                           io_utils.resolve_path(FLAGS.boxes), FLAGS.image_id, FLAGS.box_threshold,
                            FLAGS.joint_threshold)
-  visualize.save_png(coco.resolve_path(FLAGS.out), drawn)
+  visualize.save_png(io_utils.resolve_path(FLAGS.out), drawn)
   if FLAGS.json:
-    io_utils.atomic_write_text(coco.resolve_path(FLAGS.json), json.dumps(results))
+    io_utils.atomic_write_text(io_utils.resolve_path(FLAGS.json), json.dumps(results))
   print(f"{len(results)} people; drawn to {FLAGS.out}")
 
 

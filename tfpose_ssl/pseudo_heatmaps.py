@@ -47,7 +47,8 @@ def first_argmax(heatmaps):
   return tf.cast(tf.stack([index % width, index // width], axis=-1), tf.float32)
 
 
-def threshold_and_refine(heatmaps, threshold=0.1, sigma=2.0, refine=True, frame=None):
+def threshold_and_refine(heatmaps, threshold=0.1, sigma=codec_lib.SIGMA, refine=True,
+                         frame=None):
   """Sec. 3.2 threshold-and-refine: `[B, H, W, J]` -> (targets `[B, h, w, J]`, weights `[B, J]`).
 
   `heatmaps` may cover more than the frame the targets are for: `frame` = (top, left, h, w)
@@ -83,14 +84,18 @@ def threshold_and_refine(heatmaps, threshold=0.1, sigma=2.0, refine=True, frame=
   return targets * weights[:, None, None, :], weights
 
 
-def keeps_own(u_own, u_other, margin=0.05):
+# Eq. 7's selection margin Delta (the paper's 0.05).
+MARGIN = 0.05
+
+
+def keeps_own(u_own, u_other, margin=MARGIN):
   """Eq. 7's rule: `[B, J]` True where a student keeps its own pseudo-heatmap,
   `u_own + margin < u_other`."""
   return tf.convert_to_tensor(u_own, tf.float32) + margin < tf.convert_to_tensor(
       u_other, tf.float32)
 
 
-def select(own, other, u_own, u_other, margin=0.05):
+def select(own, other, u_own, u_other, margin=MARGIN):
   """Eq. 7: per joint, `own` where `keeps_own(u_own, u_other, margin)`, otherwise `other`.
 
   `own`/`other` are `[B, H, W, J]` (targets) or `[B, J]` (weights, selected the same way);

@@ -39,7 +39,7 @@ class PoseTask:
   model_fn: Callable[..., Any] = simple_baseline.simple_baseline
   input_size: Tuple[int, int] = (256, 192)
   stride: int = 4
-  sigma: float = 2.0
+  sigma: float = codec_lib.SIGMA
   padding: float = 1.25
   val_detections: Optional[str] = None
   val_score_threshold: float = 0.0

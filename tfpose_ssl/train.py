@@ -99,7 +99,7 @@ def labeled_instances(task, num_labeled, split_mode, split_seed, split_file, wor
         + (f" (skipped or fixed: {skipped})" if skipped else ""), flush=True)
   if not num_labeled:
     return instances, instances.select(np.zeros(len(instances), bool))
-  path = coco.resolve_path(split_file) if split_file else os.path.join(workdir, "split.json")
+  path = io_utils.resolve_path(split_file) if split_file else os.path.join(workdir, "split.json")
   split = splits.get_or_make_split(instances, path, num_labeled, split_seed, split_mode)
   return splits.apply_split(instances, split, source=path)
 
@@ -187,12 +187,12 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
                     "emulated and training is several times slower than float32 (~9x for "
                     "the demo's step on an AVX2 CPU, benchmarks/step_variants.md)", ", ".join(runtime.cpu_flags()) or "?")
   task = task or task_lib.PoseTask()
-  workdir = coco.resolve_path(workdir)
+  workdir = io_utils.resolve_path(workdir)
   os.makedirs(workdir, exist_ok=True)
   # One run per workdir: each process of this run holds its lock file (`lock_name`).
   with io_utils.WorkdirLock(workdir, lock_name(distribution)):
     checkpoint_dir = os.path.join(workdir, "checkpoints")
-    if config_lib.checkpoint_prefixes(checkpoint_dir) and not allow_config_change:
+    if io_utils.checkpoint_prefixes(checkpoint_dir) and not allow_config_change:
       config_lib.check_resumed_config(workdir)
     keras.utils.set_random_seed(seed)
     codec = task.codec
@@ -236,7 +236,7 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
     if latest:
       print(f"resumed from {latest}", flush=True)
     elif init_checkpoint:
-      warm_start = config_lib.latest_checkpoint(coco.resolve_path(init_checkpoint))
+      warm_start = io_utils.latest_checkpoint(io_utils.resolve_path(init_checkpoint))
       # e.g. a supervised run from both students' burn-in uses student 1 only
       checkpoint.restore(warm_start).assert_existing_objects_matched().expect_partial()
       print(f"warm start from {warm_start}", flush=True)
@@ -337,7 +337,7 @@ def restore_newest(checkpoint, checkpoint_dir, repair=True):
   except ValueError:  # an empty or unparsable state file
     named = None
   candidates = [named] if named else []
-  candidates += [p for p in config_lib.checkpoint_prefixes(checkpoint_dir) if p != named]
+  candidates += [p for p in io_utils.checkpoint_prefixes(checkpoint_dir) if p != named]
   errors = []
   for prefix in candidates:
     try:
@@ -370,7 +370,7 @@ def _repair_checkpoint_state(checkpoint_dir, restored, damaged):
       for path in tf.io.gfile.glob(prefix + ".*"):
         os.replace(path, os.path.join(aside, os.path.basename(path)))
     print(f"moved {len(damaged)} checkpoint(s) that did not restore to {aside}", flush=True)
-  kept = [p for p in config_lib.checkpoint_prefixes(checkpoint_dir) if p != restored]
+  kept = [p for p in io_utils.checkpoint_prefixes(checkpoint_dir) if p != restored]
   paths = kept[::-1] + [restored]
   # The state file CheckpointManager reads; with timestamps it keeps managing (and rotating)
   # these checkpoints.

@@ -70,7 +70,7 @@ class ConfigChangesTest(tf.test.TestCase):
     for name in ("ckpt-5.index", "ckpt-40.index", "ckpt-300.index", "ckpt-7.data-00000-of-00001",
                  "other-9.index", "checkpoint"):
       open(os.path.join(folder, name), "w").close()
-    self.assertEqual(config_lib.checkpoint_prefixes(folder),
+    self.assertEqual(io_utils.checkpoint_prefixes(folder),
                      [os.path.join(folder, f"ckpt-{s}") for s in (300, 40, 5)])
 
 

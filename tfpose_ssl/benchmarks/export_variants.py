@@ -30,7 +30,6 @@ from tfpose_ssl import runtime
 from tfpose_ssl import serving
 from tfpose_ssl import task as task_lib
 from tfpose_ssl.benchmarks import throughput
-from tfpose_ssl.data import coco
 
 FLAGS = flags.FLAGS
 
@@ -136,7 +135,7 @@ def _define_flags():
 def main(argv):
   del argv
   from tfpose_ssl import train  # pylint: disable=g-import-not-at-top,unused-import
-  checkpoint = coco.resolve_path(FLAGS.checkpoint)
+  checkpoint = io_utils.resolve_path(FLAGS.checkpoint)
   config_lib.parse(FLAGS.config, FLAGS.gin_bindings, workdir=checkpoint)
   task = task_lib.PoseTask()
   matmul = runtime.matmul_gflops()
@@ -148,7 +147,7 @@ def main(argv):
             "matmul_gflops": matmul,
             "rows": rows, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "commit": throughput.commit()}
-  out = coco.resolve_path(FLAGS.out)
+  out = io_utils.resolve_path(FLAGS.out)
   io_utils.atomic_write_text(out + ".json", json.dumps(result, indent=1))
   text = markdown(result)
   io_utils.atomic_write_text(out + ".md", text)

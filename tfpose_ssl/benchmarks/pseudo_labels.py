@@ -43,7 +43,6 @@ from tfpose_ssl import runtime
 from tfpose_ssl import task as task_lib
 from tfpose_ssl import train as train_lib
 from tfpose_ssl import views as views_lib
-from tfpose_ssl.data import coco
 from tfpose_ssl.data import pipeline
 from tfpose_ssl.trainers import dual_student
 
@@ -221,10 +220,10 @@ def _define_flags():
 
 def main(argv):
   del argv
-  checkpoint = coco.resolve_path(FLAGS.checkpoint)
+  checkpoint = io_utils.resolve_path(FLAGS.checkpoint)
   workdir = workdir_of(checkpoint)
   config_lib.parse(FLAGS.config, FLAGS.gin_bindings, workdir=workdir)
-  out_dir = (coco.resolve_path(FLAGS.out) if FLAGS.out else
+  out_dir = (io_utils.resolve_path(FLAGS.out) if FLAGS.out else
              os.path.join(workdir, "pseudo_labels"))
   report = run(checkpoint, FLAGS.num_strong, FLAGS.batches, FLAGS.batch_size, FLAGS.seed,
                out_dir)

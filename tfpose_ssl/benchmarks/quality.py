@@ -192,8 +192,8 @@ def main(argv):
   del argv
   from tfpose_ssl.data import coco  # pylint: disable=g-import-not-at-top
   spec = MODES[FLAGS.mode]
-  out = coco.resolve_path(FLAGS.out)
-  data_root = coco.resolve_path(FLAGS.data_root)
+  out = io_utils.resolve_path(FLAGS.out)
+  data_root = io_utils.resolve_path(FLAGS.data_root)
   os.makedirs(out, exist_ok=True)
   log = os.path.join(out, f"{FLAGS.mode}.log")
   start = time.time()

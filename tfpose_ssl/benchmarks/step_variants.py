@@ -122,7 +122,6 @@ def main(argv):
   from tfpose_ssl import io_utils
   from tfpose_ssl import runtime
   from tfpose_ssl.benchmarks import throughput
-  from tfpose_ssl.data import coco
   if FLAGS.child:
     print("RESULT " + json.dumps(run_variant(FLAGS.child, FLAGS.repeats)), flush=True)
     return
@@ -148,7 +147,7 @@ def main(argv):
       print(f"round {round_index + 1}: {variant}: method {row['method_seconds']:.3f} s, "
             f"supervised {row['supervised_seconds']:.3f} s, matmul "
             f"{row['matmul_gflops']:.0f} GFLOP/s", flush=True)
-  out = coco.resolve_path(FLAGS.out)
+  out = io_utils.resolve_path(FLAGS.out)
   io_utils.atomic_write_text(out + ".json", json.dumps(result, indent=1))
   text = markdown(result)
   io_utils.atomic_write_text(out + ".md", text)

@@ -42,6 +42,7 @@ import tensorflow as tf
 
 from tfpose_ssl import codec as codec_lib
 from tfpose_ssl import io_utils
+from tfpose_ssl import keypoints as kp
 from tfpose_ssl import runtime
 from tfpose_ssl import views as views_lib
 from tfpose_ssl.data import coco
@@ -91,8 +92,9 @@ def fake_batches(codec, spec, labeled, unlabeled, seed=0):
   """Fixed random batches of the shapes a training step takes (labeled; and unlabeled views)."""
   rng = np.random.default_rng(seed)
   h, w = codec.input_size
-  keypoints = np.concatenate([rng.uniform([0, 0], [w - 1, h - 1], (labeled, 17, 2)),
-                              np.full((labeled, 17, 1), 2.0)], -1).astype(np.float32)
+  joints = kp.NUM_JOINTS
+  keypoints = np.concatenate([rng.uniform([0, 0], [w - 1, h - 1], (labeled, joints, 2)),
+                              np.full((labeled, joints, 1), 2.0)], -1).astype(np.float32)
   heatmaps, weights = codec.encode(keypoints)
   labeled_batch = {"image": tf.constant(rng.uniform(0, 255, (labeled, h, w, 3)), tf.float32),
                    "heatmaps": heatmaps, "target_weight": weights}
@@ -104,7 +106,7 @@ def fake_batches(codec, spec, labeled, unlabeled, seed=0):
   unlabeled_batch = {
       "views": views_lib.make_views(base, matrices, tf.eye(3, batch_shape=[unlabeled]),
                                     codec.input_size),
-      "matrices": matrices, "keypoints": tf.zeros([unlabeled, 17, 3]),
+      "matrices": matrices, "keypoints": tf.zeros([unlabeled, kp.NUM_JOINTS, 3]),
       "pck_radius": tf.ones([unlabeled])}
   return labeled_batch, unlabeled_batch
 
@@ -197,7 +199,7 @@ def target_share(trainer, codec, spec, batch, step_seconds, repeats):
   h, w = codec.heatmap_size
   rng = np.random.default_rng(0)
   nograd = [v for v in range(spec.num_targets) if v != spec.loss_index]
-  heatmaps = [tf.constant(rng.uniform(0, 1, (len(nograd), batch, h, w, 17)), tf.float32)
+  heatmaps = [tf.constant(rng.uniform(0, 1, (len(nograd), batch, h, w, kp.NUM_JOINTS)), tf.float32)
               for _ in range(2)]
   own = [tf.constant(rng.uniform(0, 1, (1, batch, h, w, 17)), tf.float32) for _ in range(2)]
   rotations, scales, flips = spec.sample(tf.constant([0, 1], tf.int64), batch)
@@ -272,7 +274,7 @@ def pipeline_benchmark(size, batch, data_root, repeats):
                "crops_per_s": rate(pipeline.labeled_dataset(instances, codec, batch), batch)})
   for k in (0, 1, 2, 3, 4):
     spec = spec_for(k)
-    ds = pipeline.unlabeled_dataset(instances, codec, batch, spec, canvas_size=(224, 288))
+    ds = pipeline.unlabeled_dataset(instances, codec, batch, spec, canvas_size=(synthetic.HEIGHT, synthetic.WIDTH))
     rows.append({"pipeline": f"unlabeled, {spec.num_views} views (K={k})", "size": list(size),
                  "crops_per_s": rate(ds, batch)})
   return rows
@@ -428,7 +430,7 @@ def measure(part, sizes, result):
       if needed is None:
         raise app.UsageError(f"no ResNet-18 'method K=2' step measured at {size[0]}x{size[1]} "
                              "to compare the pipeline with; add 'steps' to --parts")
-      for row in pipeline_benchmark(size, FLAGS.batch, coco.resolve_path(FLAGS.data_root),
+      for row in pipeline_benchmark(size, FLAGS.batch, io_utils.resolve_path(FLAGS.data_root),
                                     FLAGS.repeats):
         row["headroom"] = row["crops_per_s"] / needed
         result["pipelines"].append(row)
@@ -493,7 +495,7 @@ def main(argv):
   parts = [p for p in PARTS if p in FLAGS.parts]
   if set(FLAGS.parts) - set(PARTS) or not parts:
     raise app.UsageError(f"--parts must be a non-empty subset of {PARTS}, got {FLAGS.parts}")
-  out = coco.resolve_path(FLAGS.out)
+  out = io_utils.resolve_path(FLAGS.out)
   if len(parts) > 1:
     # One process per part, in order (pipelines compare with the steps part's rows), all
     # recording the commit this run started from.
@@ -502,7 +504,7 @@ def main(argv):
       command = [sys.executable, "-m", "tfpose_ssl.benchmarks.throughput", f"--parts={part}",
                  f"--sizes={','.join(FLAGS.sizes)}", f"--batch={FLAGS.batch}",
                  f"--repeats={FLAGS.repeats}", f"--out={out}",
-                 f"--data_root={coco.resolve_path(FLAGS.data_root)}",
+                 f"--data_root={io_utils.resolve_path(FLAGS.data_root)}",
                  f"--commit={label}", f"--rounds={FLAGS.rounds}"]
       command += [f"--{name}={getattr(FLAGS, name)}" for name in ("torch_python", "reference_dir")
                   if getattr(FLAGS, name)]

@@ -11,21 +11,9 @@ import os
 import gin
 import numpy as np
 
+from tfpose_ssl import io_utils
 from tfpose_ssl import keypoints as kp
 
-
-def resolve_path(path):
-  """Resolves a relative path against the directory the user ran the command from.
-
-  Under `bazel run` that directory is `BUILD_WORKING_DIRECTORY`; otherwise the current one.
-  """
-  if path is None:
-    return None
-  path = os.path.expanduser(str(path))
-  if os.path.isabs(path):
-    return path
-  base = os.environ.get("BUILD_WORKING_DIRECTORY", os.getcwd())
-  return os.path.normpath(os.path.join(base, path))
 
 
 class DataError(ValueError):
@@ -48,7 +36,7 @@ class CocoKeypoints:
     """`path` under `root` (unless absolute), resolved like command-line paths."""
     if self.root and not os.path.isabs(path):
       path = os.path.join(self.root, path)
-    return resolve_path(path)
+    return io_utils.resolve_path(path)
 
   @property
   def annotation_path(self):
@@ -242,7 +230,7 @@ def load_instances(dataset, detections=None, score_threshold=0.0, require_keypoi
     counts["images_without_people"] = sum(1 for i in images if i not in with_people)
     instances, counts = _to_instances(rows, image_dir), counts
   else:
-    instances, counts = _instances_from_detections(data, image_dir, resolve_path(detections),
+    instances, counts = _instances_from_detections(data, image_dir, io_utils.resolve_path(detections),
                                                    score_threshold)
   return drop_missing_images(instances, counts, image_dir)
 
@@ -335,7 +323,7 @@ class UnlabeledImages:
     """`path` under `root` (unless absolute), resolved like command-line paths."""
     if path and self.root and not os.path.isabs(path):
       path = os.path.join(self.root, path)
-    return resolve_path(path)
+    return io_utils.resolve_path(path)
 
 
 def load_unlabeled(source):

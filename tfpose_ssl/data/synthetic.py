@@ -36,10 +36,11 @@ from tfpose_ssl.data import coco
 
 GENERATOR_VERSION = 4
 DIGEST_CHARS = 12  # hex digits of the content digest in an image folder's name
+WIDTH, HEIGHT = 288, 224  # image size of the generated splits (configs/synthetic.gin)
 
 # Joint indices (COCO order).
 (NOSE, L_EYE, R_EYE, L_EAR, R_EAR, L_SHO, R_SHO, L_ELB, R_ELB, L_WRI, R_WRI, L_HIP, R_HIP,
- L_KNE, R_KNE, L_ANK, R_ANK) = range(17)
+ L_KNE, R_KNE, L_ANK, R_ANK) = range(kp.NUM_JOINTS)
 
 # Body parts: (name, joint a, joint b, side) -- side +1 left, -1 right, 0 centre.
 LIMB_PARTS = (
@@ -108,7 +109,7 @@ def sample_pose(rng, height, center, rotation):
   neck = 0.30 * h * up
   pelvis = np.zeros(2)
   shoulder_half, hip_half = 0.13 * h, 0.085 * h
-  j = np.zeros((17, 2), np.float64)
+  j = np.zeros((kp.NUM_JOINTS, 2), np.float64)
   # Left side (+) sits at +cos(yaw) along `lateral`: image-right when facing the camera.
   j[L_SHO] = neck + lateral * shoulder_half * cos_y
   j[R_SHO] = neck - lateral * shoulder_half * cos_y
@@ -375,8 +376,8 @@ def label_person(canvas, pose, owner_base):
   area = int(visible_mask.sum())
   if area < 40:
     return None
-  keypoints = np.zeros((17, 3), np.float64)
-  for joint in range(17):
+  keypoints = np.zeros((kp.NUM_JOINTS, 3), np.float64)
+  for joint in range(kp.NUM_JOINTS):
     x, y = j[joint]
     if not (0 <= x <= canvas.width - 1 and 0 <= y <= canvas.height - 1):
       continue  # outside the image: v = 0, x = y = 0 (COCO)
@@ -415,7 +416,7 @@ def generate_image(rng, width, height, max_people=3):
   # Occluders: boxes and blobs over random joints.
   for _ in range(rng.poisson(0.5 * num_people)):
     pose = poses[rng.integers(len(poses))]
-    anchor = pose["joints"][rng.integers(17)] + rng.normal(0, 0.05 * pose["height"], size=2)
+    anchor = pose["joints"][rng.integers(kp.NUM_JOINTS)] + rng.normal(0, 0.05 * pose["height"], size=2)
     size = rng.uniform(0.08, 0.25) * pose["height"]
     color = _random_color(rng)
     if rng.random() < 0.5:
@@ -446,7 +447,8 @@ def encode_jpeg(image, quality=92):
   return tf.io.encode_jpeg(image, quality=quality).numpy()
 
 
-def generate_split(out_dir, split, num_images, seed=0, width=288, height=224, max_people=3):
+def generate_split(out_dir, split, num_images, seed=0, width=WIDTH, height=HEIGHT,
+                   max_people=3):
   """Writes a synthetic split under `out_dir`; returns the path of its annotation JSON.
 
   The layout: `annotations/person_keypoints_<split>.json` and `images/<split>-<digest>/
@@ -580,14 +582,14 @@ def _generated_with(path):
 
 
 @gin.configurable
-def synthetic_coco(root="data/synthetic", split="train", num_images=2000, seed=0, width=288,
-                   height=224, max_people=3):
+def synthetic_coco(root="data/synthetic", split="train", num_images=2000, seed=0, width=WIDTH,
+                   height=HEIGHT, max_people=3):
   """The synthetic split as a `CocoKeypoints`, generated first if absent or made differently.
 
   A split exists when its annotation JSON does: `generate_split` writes it last, after its
   images, and keeps the images it names unchanged until the JSON is replaced.
   """
-  root = coco.resolve_path(root)
+  root = io_utils.resolve_path(root)
   path = _annotation_path(root, split)
   wanted = {"split": split, "num_images": num_images, "seed": seed, "width": width,
             "height": height, "max_people": max_people}
@@ -608,14 +610,14 @@ def _define_flags():
   flags.DEFINE_string("split", "train", "Split name: annotations/person_keypoints_<split>.json.")
   flags.DEFINE_integer("num_images", 2000, "Number of images.")
   flags.DEFINE_integer("seed", 0, "Random seed.")
-  flags.DEFINE_integer("width", 288, "Image width.")
-  flags.DEFINE_integer("height", 224, "Image height.")
+  flags.DEFINE_integer("width", WIDTH, "Image width.")
+  flags.DEFINE_integer("height", HEIGHT, "Image height.")
   flags.DEFINE_integer("max_people", 3, "Most figures per image.")
 
 
 def main(argv):
   del argv
-  path = generate_split(coco.resolve_path(FLAGS.out), FLAGS.split, FLAGS.num_images, FLAGS.seed,
+  path = generate_split(io_utils.resolve_path(FLAGS.out), FLAGS.split, FLAGS.num_images, FLAGS.seed,
                         FLAGS.width, FLAGS.height, FLAGS.max_people)
   print(path)
 

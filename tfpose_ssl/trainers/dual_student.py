@@ -166,7 +166,7 @@ class DualStudentTrainer(keras.Model):
   uses_unlabeled = True
 
   def __init__(self, build_model, codec, views=None, aggregate="max", threshold=0.1, refine=True,
-               sigma=None, selection=True, margin=0.05, unsupervised_weight=1.0,
+               sigma=None, selection=True, margin=ph.MARGIN, unsupervised_weight=1.0,
                burn_in_steps=0, rampup_steps=0, joint_forward=True, joint_cutout=False,
                cutout_joints=2, cutout_size=0.2, seed=0, target_bn_training=True,
                measure_pseudo_labels=False, **kwargs):
@@ -208,7 +208,7 @@ class DualStudentTrainer(keras.Model):
         self.trackers[f"{name}_{i}"] = keras.metrics.Mean(name=f"{name}_{i}")
       self.trackers[f"joint_uncertainty_{i}"] = VectorMean(joints, f"joint_uncertainty_{i}")
       self.trackers[f"joint_strong_max_{i}"] = VectorMean(joints, f"joint_strong_max_{i}")
-    self.built = True  # PLATFORM.md: else fit() calls self(x) on the first element.
+    self.built = True  # else fit() calls self(x) on the first element of the data and fails
 
   def compile(self, optimizers, **kwargs):  # pylint: disable=arguments-differ
     super().compile(optimizer=optimizers[0], **kwargs)

@@ -29,7 +29,8 @@ def as_logs(values):
 
 
 def build_optimizers(optimizers, students):
-  """Creates every optimizer variable now (PLATFORM.md: lazy building fails under a strategy)."""
+  """Creates every optimizer variable now: built lazily inside a MirroredStrategy step, Keras 3
+  fails with `You must feed a value for placeholder tensor ...` (TF 2.21)."""
   for optimizer, student in zip(optimizers, students):
     optimizer.build(student.trainable_variables)
 
@@ -52,7 +53,7 @@ class SupervisedTrainer(keras.Model):
     self.loss_tracker = keras.metrics.Mean(name="loss")
     # Samples whose image could not be read this epoch (their weights are zero).
     self.skipped_tracker = keras.metrics.Sum(name="skipped_images")
-    self.built = True  # PLATFORM.md: else fit() calls self(x) on the first element.
+    self.built = True  # else fit() calls self(x) on the first element of the data and fails
 
   def compile(self, optimizers, **kwargs):  # pylint: disable=arguments-differ
     super().compile(optimizer=optimizers[0], **kwargs)
