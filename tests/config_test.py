@@ -1,5 +1,6 @@
 """Every shipped gin file parses; config mistakes fail with an error naming them."""
 
+import ast
 import glob
 import os
 import subprocess
@@ -11,7 +12,7 @@ import tensorflow as tf
 from tests import testing
 from tfpose_ssl import config as config_lib
 from tfpose_ssl import task as task_lib
-from tfpose_ssl import train as train_lib  # pylint: disable=unused-import  (registers `train`)
+from tfpose_ssl import configurables
 from tfpose_ssl import views as views_lib
 
 CONFIGS = sorted(glob.glob(os.path.join(testing.REPO_ROOT, "configs", "*.gin")))
@@ -118,6 +119,40 @@ class ConfigTest(tf.test.TestCase):
   def test_missing_config_file(self):
     with self.assertRaisesRegex(FileNotFoundError, "nope.gin"):
       config_lib.parse(["configs/nope.gin"], [])
+
+
+class ConfigurablesTest(tf.test.TestCase):
+
+  def test_every_module_defining_a_configurable_is_registered_there(self):
+    package = os.path.join(testing.REPO_ROOT, "tfpose_ssl")
+    defining = set()
+    for folder, _, files in os.walk(package):
+      for name in files:
+        if not name.endswith(".py"):
+          continue
+        with open(os.path.join(folder, name)) as f:
+          tree = ast.parse(f.read())
+        decorated = any("gin" in ast.unparse(d) and "configurable" in ast.unparse(d)
+                        for node in ast.walk(tree)
+                        if isinstance(node, (ast.FunctionDef, ast.ClassDef))
+                        for d in node.decorator_list)
+        if decorated:
+          relative = os.path.relpath(os.path.join(folder, name), package)[:-3]
+          defining.add("tfpose_ssl." + relative.replace(os.sep, "."))
+    self.assertGreaterEqual(len(defining), 10)
+    self.assertEqual(defining, {m.__name__ for m in configurables.MODULES})
+
+  def test_a_config_parses_with_configurables_alone(self):
+    # A fresh process that imports only what configurables.py's docstring shows.
+    probe = ("import tfpose_ssl\nfrom tfpose_ssl import config, configurables\n"
+             "config.parse(['configs/synthetic.gin', 'configs/modes/dualpose.gin'])\n"
+             "import gin\nprint(gin.query_parameter('%K'))")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=testing.REPO_ROOT,
+                         env=dict(os.environ, PYTHONPATH=testing.REPO_ROOT,
+                                  TF_CPP_MIN_LOG_LEVEL="2"),
+                         capture_output=True, text=True, timeout=300)
+    self.assertEqual(out.returncode, 0, out.stderr[-2000:])
+    self.assertEqual(out.stdout.split()[-1], "0")  # DualPose: K = 0 strong views
 
 
 class CommandLineHelpTest(tf.test.TestCase):

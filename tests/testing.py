@@ -5,6 +5,7 @@ import os
 import gin
 
 from tfpose_ssl import config as config_lib
+from tfpose_ssl import configurables  # pylint: disable=unused-import  (gin's names)
 
 TESTS_DIR = os.path.dirname(os.path.realpath(__file__))
 REPO_ROOT = os.path.dirname(TESTS_DIR)

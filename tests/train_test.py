@@ -11,7 +11,7 @@ from tests import testing
 from tfpose_ssl import config as config_lib
 from tfpose_ssl import eval_lib
 from tfpose_ssl import task as task_lib
-from tfpose_ssl import train as train_lib
+from tfpose_ssl import training as train_lib
 
 
 class SupervisedTrainTest(tf.test.TestCase):

@@ -1,6 +1,6 @@
 """The labeled-crop augmentation, which is also the weak view of unlabeled crops.
 
-One `TopDownAugment` drives both (`train.train` hands the same object to the labeled pipeline
+One `TopDownAugment` drives both (`training.train` hands the same object to the labeled pipeline
 and to the multi-view augmentation): the paper keeps its weak augmentation "the same as
 DualPose" (Sec. 4.2, footnote 1), and DualPose's code draws the unlabeled image's weak view
 with the labeled crops' own augmentation, flip included

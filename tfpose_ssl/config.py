@@ -43,8 +43,10 @@ def resolve_config(path):
                           f"{io_utils.resolve_path(path)} and {os.path.join(REPO_ROOT, path)})")
 
 
-def parse(configs, bindings, workdir=None):
+def parse(configs, bindings=(), workdir=None):
   """Parses gin files and bindings; with no files, falls back to `<workdir>/config.gin`.
+
+  The names they use must be registered first: import `tfpose_ssl.configurables`.
 
   Mistakes fail here, before anything runs, with an error naming them: a misspelled
   configurable or parameter (gin's own check), a macro used but never defined, and a macro

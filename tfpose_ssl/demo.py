@@ -33,7 +33,7 @@ import gin
 from tfpose_ssl import config as config_lib
 from tfpose_ssl import io_utils
 from tfpose_ssl import runtime
-from tfpose_ssl import train  # pylint: disable=unused-import  (registers the configurables)
+from tfpose_ssl import configurables  # pylint: disable=unused-import  (gin's names)
 
 FLAGS = flags.FLAGS
 SUPERVISED_MODE = "configs/modes/supervised.gin"

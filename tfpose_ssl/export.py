@@ -36,7 +36,7 @@ from tfpose_ssl import eval_lib
 from tfpose_ssl import io_utils
 from tfpose_ssl import serving
 from tfpose_ssl import task as task_lib
-from tfpose_ssl import train  # pylint: disable=unused-import  (configurables of saved configs)
+from tfpose_ssl import configurables  # pylint: disable=unused-import  (gin's names)
 from tfpose_ssl.data import coco
 from tfpose_ssl.data import pipeline
 

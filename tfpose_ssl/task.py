@@ -11,8 +11,6 @@ import gin
 
 from tfpose_ssl import codec as codec_lib
 from tfpose_ssl.data import coco
-from tfpose_ssl.data import synthetic  # pylint: disable=unused-import  (gin: synthetic_coco)
-from tfpose_ssl.models import hrnet  # pylint: disable=unused-import  (gin: hrnet)
 from tfpose_ssl.models import simple_baseline
 
 

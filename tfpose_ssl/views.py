@@ -38,7 +38,7 @@ def one_plus(k):
 class MultiViewAugment:
   """Which views each unlabeled crop gets and how they are drawn (paper Sec. 4.2).
 
-  Weak views: the labeled crops' augmentation `weak` (rotation, scale, flip; `train.train`
+  Weak views: the labeled crops' augmentation `weak` (rotation, scale, flip; `training.train`
   passes the same `TopDownAugment` it gives the labeled pipeline, so one setting drives both).
   Strong views: rotation and scale ~ Beta(beta, beta) mapped onto [-strong_rotation,
   strong_rotation] and [strong_scale], not mirrored.

@@ -11,6 +11,8 @@ from tfpose_ssl import views as views_lib
 from tfpose_ssl.data import coco
 from tfpose_ssl.data import pipeline
 
+AUGMENT = augment_lib.TopDownAugment()  # its defaults
+
 
 class PipelineTest(tf.test.TestCase):
 
@@ -20,7 +22,7 @@ class PipelineTest(tf.test.TestCase):
     self.codec = codec_lib.KeypointCodec((128, 96), sigma=2.0)
 
   def test_labeled_batches(self):
-    batch = next(iter(pipeline.labeled_dataset(self.instances, self.codec, 4, seed=0)))
+    batch = next(iter(pipeline.labeled_dataset(self.instances, self.codec, 4, AUGMENT, seed=0)))
     self.assertEqual(batch["image"].shape, (4, 128, 96, 3))
     self.assertEqual(batch["heatmaps"].shape, (4, 32, 24, 17))
     self.assertEqual(batch["target_weight"].shape, (4, 17))
@@ -30,15 +32,15 @@ class PipelineTest(tf.test.TestCase):
   def test_every_pipeline_caps_the_ram_autotuning_may_use(self):
     # Before: TF's default, half of the machine's RAM for each of the three pipelines.
     views = views_lib.MultiViewAugment(num_strong=1)
-    for ds in (pipeline.labeled_dataset(self.instances, self.codec, 4),
+    for ds in (pipeline.labeled_dataset(self.instances, self.codec, 4, AUGMENT),
                pipeline.unlabeled_dataset(self.instances, self.codec, 4, views),
                pipeline.eval_dataset(self.instances, self.codec, 4)):
       self.assertEqual(ds.options().autotune.ram_budget, 2 << 30)
 
   def test_same_seed_same_batches_other_seed_differs(self):
-    a = list(pipeline.labeled_dataset(self.instances, self.codec, 4, seed=5).take(3))
-    b = list(pipeline.labeled_dataset(self.instances, self.codec, 4, seed=5).take(3))
-    c = list(pipeline.labeled_dataset(self.instances, self.codec, 4, seed=6).take(1))
+    a = list(pipeline.labeled_dataset(self.instances, self.codec, 4, AUGMENT, seed=5).take(3))
+    b = list(pipeline.labeled_dataset(self.instances, self.codec, 4, AUGMENT, seed=5).take(3))
+    c = list(pipeline.labeled_dataset(self.instances, self.codec, 4, AUGMENT, seed=6).take(1))
     for x, y in zip(a, b):
       self.assertAllEqual(x["image"], y["image"])
       self.assertAllEqual(x["heatmaps"], y["heatmaps"])
@@ -46,8 +48,8 @@ class PipelineTest(tf.test.TestCase):
 
   def test_start_step_positions_the_stream(self):
     # 12 instances, batch 5: steps cross an epoch boundary (and a reshuffle).
-    full = list(pipeline.labeled_dataset(self.instances, self.codec, 5, seed=1).take(4))
-    resumed = list(pipeline.labeled_dataset(self.instances, self.codec, 5, seed=1,
+    full = list(pipeline.labeled_dataset(self.instances, self.codec, 5, AUGMENT, seed=1).take(4))
+    resumed = list(pipeline.labeled_dataset(self.instances, self.codec, 5, AUGMENT, seed=1,
                                             start_step=2).take(2))
     for x, y in zip(full[2:], resumed):
       self.assertAllEqual(x["image"], y["image"])

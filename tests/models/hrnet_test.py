@@ -95,7 +95,7 @@ class HRNetTrainingTest(tf.test.TestCase):
   def test_a_training_step_from_the_shrunk_hrnet_config(self):
     import gin  # pylint: disable=g-import-not-at-top
     from tests import testing  # pylint: disable=g-import-not-at-top
-    from tfpose_ssl import train as train_lib  # pylint: disable=g-import-not-at-top
+    from tfpose_ssl import training as train_lib  # pylint: disable=g-import-not-at-top
     data = os.path.join(self.get_temp_dir(), "data")
     testing.parse_config("smoke.gin", [
         "include 'configs/models/hrnet_w32_256x192.gin'", "INPUT_SIZE = (64, 64)",

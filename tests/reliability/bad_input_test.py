@@ -12,11 +12,12 @@ import numpy as np
 import tensorflow as tf
 
 from tests import testing
+from tfpose_ssl import augment as augment_lib
 from tfpose_ssl import callbacks as callbacks_lib
 from tfpose_ssl import codec as codec_lib
 from tfpose_ssl import eval_lib
 from tfpose_ssl import task as task_lib
-from tfpose_ssl import train as train_lib
+from tfpose_ssl import training as train_lib
 from tfpose_ssl import views as views_lib
 from tfpose_ssl.data import coco
 from tfpose_ssl.data import pipeline
@@ -95,13 +96,15 @@ class BadImagesTest(tf.test.TestCase):
     bad = np.isin(instances.image_paths, [self.kinds[k] for k in
                                           ("truncated", "garbage", "empty", "corrupt_middle")])
     self.assertGreater(bad[instances.image_paths == self.kinds["corrupt_middle"]].sum(), 0)
-    batches = list(pipeline.labeled_dataset(instances, codec, n, seed=0).take(3))
+    augment = augment_lib.TopDownAugment()
+    batches = list(pipeline.labeled_dataset(instances, codec, n, augment, seed=0).take(3))
     for batch in batches:  # each batch is one epoch
       invalid = batch["valid"].numpy() == 0
       self.assertEqual(invalid.sum(), bad.sum())
       self.assertAllEqual(batch["target_weight"].numpy()[invalid], np.zeros((bad.sum(), 17)))
     # A resumed stream sees the batches an uninterrupted one saw.
-    resumed = next(iter(pipeline.labeled_dataset(instances, codec, n, seed=0, start_step=2)))
+    resumed = next(iter(pipeline.labeled_dataset(instances, codec, n, augment, seed=0,
+                                                 start_step=2)))
     self.assertAllEqual(resumed["image"], batches[2]["image"])
     self.assertAllEqual(resumed["valid"], batches[2]["valid"])
     # Unlabeled batches too.

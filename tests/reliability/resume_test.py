@@ -9,7 +9,7 @@ import tensorflow as tf
 from tests import testing
 from tfpose_ssl import config as config_lib
 from tfpose_ssl import io_utils
-from tfpose_ssl import train as train_lib
+from tfpose_ssl import training as train_lib
 
 SAVED = """# Macros:
 # ==============================================================================

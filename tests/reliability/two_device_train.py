@@ -12,5 +12,5 @@ from absl import app  # pylint: disable=g-import-not-at-top,wrong-import-positio
 from tfpose_ssl import train  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 if __name__ == "__main__":
-  train._define_flags()  # pylint: disable=protected-access
+  train.define_flags()
   app.run(train.main)

@@ -15,7 +15,7 @@ from tfpose_ssl import pseudo_heatmaps as ph
 from tfpose_ssl import views as views_lib
 from tfpose_ssl.models import simple_baseline
 from tfpose_ssl.trainers import dual_student
-from tfpose_ssl import train as train_lib  # pylint: disable=unused-import  (gin configurables)
+from tfpose_ssl import training as train_lib  # pylint: disable=unused-import  (gin configurables)
 
 CODEC = codec_lib.KeypointCodec((64, 64), sigma=2.0)
 MODE_FILES = sorted(glob.glob(os.path.join(testing.REPO_ROOT, "configs", "modes", "*.gin")))
@@ -59,6 +59,7 @@ def padded(trainer, stack):
 
 
 def make_trainer(**kwargs):
+  kwargs.setdefault("views", views_lib.MultiViewAugment())  # after the test's gin bindings
   trainer = dual_student.DualStudentTrainer(build_model=tiny_model, codec=CODEC, **kwargs)
   trainer.compile([keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3)])
   return trainer
@@ -80,6 +81,7 @@ class DualStudentStepTest(tf.test.TestCase):
         testing.parse_config("synthetic.gin", [f"include '{path}'"])
         keras.utils.set_random_seed(0)
         trainer = dual_student.DualStudentTrainer(build_model=two_layer_model, codec=CODEC,
+                                                  views=views_lib.MultiViewAugment(),
                                                   measure_pseudo_labels=True)
         trainer.compile([keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3)])
         logs = tf.function(trainer.train_step)(fixed_batch(trainer.views))
@@ -90,7 +92,8 @@ class DualStudentStepTest(tf.test.TestCase):
   def test_mode_files_set_what_their_names_say(self):
     def trainer_for(mode):
       testing.parse_config("synthetic.gin", [f"include 'configs/modes/{mode}'"])
-      return dual_student.DualStudentTrainer(build_model=tiny_model, codec=CODEC)
+      return dual_student.DualStudentTrainer(build_model=tiny_model, codec=CODEC,
+                                             views=views_lib.MultiViewAugment())
     dualpose = trainer_for("dualpose.gin")
     self.assertEqual((dualpose.views.num_weak, dualpose.views.num_strong), (1, 0))
     self.assertEqual(dualpose.views.loss_view, "extra")

@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from tests import testing
-from tfpose_ssl import train as train_lib
+from tfpose_ssl import training as train_lib
 
 
 class SemiSupervisedTrainTest(tf.test.TestCase):

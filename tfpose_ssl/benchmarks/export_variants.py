@@ -134,7 +134,7 @@ def _define_flags():
 
 def main(argv):
   del argv
-  from tfpose_ssl import train  # pylint: disable=g-import-not-at-top,unused-import
+  from tfpose_ssl import configurables  # pylint: disable=g-import-not-at-top,unused-import
   checkpoint = io_utils.resolve_path(FLAGS.checkpoint)
   config_lib.parse(FLAGS.config, FLAGS.gin_bindings, workdir=checkpoint)
   task = task_lib.PoseTask()

@@ -36,12 +36,13 @@ import tensorflow as tf
 
 from tfpose_ssl import augment as augment_lib
 from tfpose_ssl import config as config_lib
+from tfpose_ssl import configurables  # pylint: disable=unused-import  (gin's names)
 from tfpose_ssl import eval_lib
 from tfpose_ssl import io_utils
 from tfpose_ssl import pseudo_heatmaps as ph
 from tfpose_ssl import runtime
 from tfpose_ssl import task as task_lib
-from tfpose_ssl import train as train_lib
+from tfpose_ssl import training as train_lib
 from tfpose_ssl import views as views_lib
 from tfpose_ssl.data import pipeline
 from tfpose_ssl.trainers import dual_student

@@ -11,7 +11,6 @@ uninterrupted one. No Python runs per example.
 import numpy as np
 import tensorflow as tf
 
-from tfpose_ssl import augment as augment_lib
 from tfpose_ssl import geometry
 from tfpose_ssl import keypoints as kp
 from tfpose_ssl import views as views_lib
@@ -172,14 +171,12 @@ def transform_keypoints(keypoints, matrix, flip):
   return tf.where(flip, tf.gather(moved, kp.FLIP_PERMUTATION), moved)
 
 
-def labeled_dataset(instances, codec, batch_size, augment=None, seed=0, start_step=0,
-                    padding=1.25):
-  """Infinite batches of augmented labeled crops with heatmap targets.
+def labeled_dataset(instances, codec, batch_size, augment, seed=0, start_step=0, padding=1.25):
+  """Infinite batches of crops augmented by `augment` (a `TopDownAugment`), with heatmap targets.
 
   Elements: {'image': `[B, H, W, 3]` float32 in [0, 255], 'heatmaps': `[B, h, w, J]`,
   'target_weight': `[B, J]`}. `start_step` positions the stream after that many batches.
   """
-  augment = augment or augment_lib.TopDownAugment()
   table = _instance_table(instances, codec.aspect_ratio, padding)
 
   def load(position, index, readable=True):

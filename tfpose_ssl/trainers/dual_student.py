@@ -125,15 +125,16 @@ def labels_in_view(keypoints, pck_radius, view_from_base, stride):
   return tf.concat([xy, keypoints[..., 2:]], -1), pck_radius * scale / stride
 
 
-@gin.configurable(denylist=["build_model", "codec"])
+@gin.configurable(denylist=["build_model", "codec", "views"])
 class DualStudentTrainer(keras.Model):
   """Two students trained together on labeled and unlabeled crops (see module docstring).
 
   Args:
     build_model: builds one student (called twice: two independent initializations).
     codec: the task's `KeypointCodec` (stride, default refine sigma).
-    views: the `MultiViewAugment` of the unlabeled crops (`train.train` builds it with the
-      labeled augmentation as its weak view and gives the same object to the data pipeline).
+    views: the `MultiViewAugment` of the unlabeled crops, built where the config is read
+      (`training.train` builds it with the labeled augmentation as its weak view and gives the same
+      object to the data pipeline).
     aggregate: 'max' (Eq. 4) or 'mean' (Table 6 "avg").
     threshold: threshold-and-refine threshold (paper 0.1); None disables it (DualPose).
     refine: replace each kept pseudo-heatmap by a Gaussian at its maximum.
@@ -165,13 +166,13 @@ class DualStudentTrainer(keras.Model):
 
   uses_unlabeled = True
 
-  def __init__(self, build_model, codec, views=None, aggregate="max", threshold=0.1, refine=True,
+  def __init__(self, build_model, codec, views, aggregate="max", threshold=0.1, refine=True,
                sigma=None, selection=True, margin=ph.MARGIN, unsupervised_weight=1.0,
                burn_in_steps=0, rampup_steps=0, joint_forward=True, joint_cutout=False,
                cutout_joints=2, cutout_size=0.2, seed=0, target_bn_training=True,
                measure_pseudo_labels=False, **kwargs):
     super().__init__(**kwargs)
-    self.views = views or views_lib.MultiViewAugment()
+    self.views = views
     if aggregate not in ph.AGGREGATES:
       raise ValueError(f"aggregate must be one of {ph.AGGREGATES}, got {aggregate!r}")
     if joint_cutout and self.views.loss_view_in_ensemble:
@@ -233,7 +234,7 @@ class DualStudentTrainer(keras.Model):
   def metrics(self):
     return list(self.trackers.values())
 
-  # Phases: supervised burn-in, then semi-supervised. `train.train` calls `start_phase` before
+  # Phases: supervised burn-in, then semi-supervised. `training.train` calls `start_phase` before
   # each `fit` and stops a `fit` at `phase_end`; the two steps are traced separately.
 
   def uses_unlabeled_at(self, step):

@@ -83,7 +83,7 @@ class SupervisedTrainer(keras.Model):
   def vector_metrics(self):
     return {}
 
-  # One phase (see DualStudentTrainer): the same interface for train.train.
+  # One phase (see DualStudentTrainer): the same interface for training.train.
   def uses_unlabeled_at(self, step):
     del step
     return False
