@@ -100,6 +100,11 @@ class ThreadPoolsTest(tf.test.TestCase):
     _write(os.path.join(v1, "cpu"), "cpu.cfs_quota_us", "-1\n")
     self.assertEqual(runtime.usable_cores(affinity=64, cgroup_root=v1), 64)
     self.assertEqual(runtime.usable_cores(affinity=3, cgroup_root=none), 3)
+    # The process's own cgroup (named by /proc/self/cgroup) can hold the quota, below the root.
+    _write(os.path.join(none, "user.slice", "job"), "cpu.max", "100000 100000\n")
+    _write(root, "proc_cgroup", "0::/user.slice/job\n")
+    self.assertEqual(runtime.usable_cores(affinity=8, cgroup_root=none,
+                                          proc_cgroup=os.path.join(root, "proc_cgroup")), 1)
     self.assertEqual(runtime.usable_cores(), min(len(os.sched_getaffinity(0)),
                                                  runtime.usable_cores(affinity=10 ** 6)))
 
@@ -108,7 +113,17 @@ class ThreadPoolsTest(tf.test.TestCase):
     with self.assertRaisesRegex(RuntimeError, "before its first op"):
       runtime.set_thread_pools(intra_op=7)
     # The automatic sizes are skipped with a warning: train() called from such a program runs.
-    self.assertIn("inter_op_threads_running", runtime.set_thread_pools())
+    self.assertLen(runtime.set_thread_pools(), 2)
+
+  def test_sizes_asked_then_tensorflow_s_variables_then_the_usable_cores(self):
+    env = {"TF_NUM_INTRAOP_THREADS": "3"}
+    self.assertEqual(runtime.pool_sizes(0, 0, environ={}, cores=2), (2, 2))
+    self.assertEqual(runtime.pool_sizes(0, 0, environ=env, cores=2), (3, 2))
+    self.assertEqual(runtime.pool_sizes(5, 1, environ=env, cores=2), (5, 1))
+    self.assertEqual(runtime.pool_sizes(0, 0, environ={"TF_NUM_INTEROP_THREADS": " "}, cores=4),
+                     (4, 4))
+    with self.assertRaisesRegex(ValueError, "TF_NUM_INTEROP_THREADS='two'"):
+      runtime.pool_sizes(environ={"TF_NUM_INTEROP_THREADS": "two"}, cores=2)
 
   def test_a_training_run_uses_the_configured_pool_sizes(self):
     # The real binary, shrunk: the sizes bound in gin are the sizes of the pools that ran its
@@ -131,9 +146,9 @@ class ThreadPoolsTest(tf.test.TestCase):
 
   def test_by_default_the_pools_have_one_thread_per_usable_core(self):
     probe = ("import tfpose_ssl, json\nfrom tfpose_ssl import runtime\nruntime.set_thread_pools()\n"
-             "import tensorflow as tf\ntf.function(lambda x: x * 2.0)(tf.ones([4]))\n"
              "print(json.dumps(runtime.thread_pools_in_effect()))")
-    environ = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=testing.REPO_ROOT)
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("TF_NUM_")}
+    environ.update(TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=testing.REPO_ROOT)
     out = subprocess.run([sys.executable, "-c", probe], env=environ, capture_output=True,
                          text=True, check=True, timeout=300).stdout
     pools = json.loads(out.strip().splitlines()[-1])

@@ -50,47 +50,89 @@ def configure():
   return "tensorflow" not in sys.modules and os.environ[ONEDNN] == "1"
 
 
-def usable_cores(affinity=None, cgroup_root="/sys/fs/cgroup"):
+def _cgroup_quota(folder):
+  """CPUs of the cgroup CPU quota in `folder` (v2 `cpu.max`, or v1 `cpu.cfs_quota_us` and
+  `cpu.cfs_period_us`), None when unlimited or unreadable."""
+  try:
+    with open(os.path.join(folder, "cpu.max")) as f:
+      limit, period = f.read().split()[:2]
+    return None if limit == "max" else int(limit) / int(period)
+  except (OSError, ValueError):
+    pass
+  try:
+    with open(os.path.join(folder, "cpu.cfs_quota_us")) as f:
+      limit = int(f.read())
+    with open(os.path.join(folder, "cpu.cfs_period_us")) as f:
+      period = int(f.read())
+    return limit / period if limit > 0 and period > 0 else None
+  except (OSError, ValueError):
+    return None
+
+
+def _own_cgroups(cgroup_root, proc_cgroup):
+  """Folders that may hold this process's CPU quota: its own cgroup (v2 "0::<path>", v1
+  "<n>:cpu,cpuacct:<path>" lines of /proc/self/cgroup) and the roots (in a container the root
+  is the container's own cgroup)."""
+  folders = [cgroup_root, os.path.join(cgroup_root, "cpu")]
+  try:
+    with open(proc_cgroup) as f:
+      for line in f:
+        _, controllers, path = line.rstrip("\n").split(":", 2)
+        if controllers == "":
+          folders.append(os.path.join(cgroup_root, path.lstrip("/")))
+        elif "cpu" in controllers.split(","):
+          folders.append(os.path.join(cgroup_root, "cpu", path.lstrip("/")))
+  except (OSError, ValueError):
+    pass
+  return folders
+
+
+def usable_cores(affinity=None, cgroup_root="/sys/fs/cgroup", proc_cgroup="/proc/self/cgroup"):
   """The cores this process may keep busy: its CPU affinity, capped by a cgroup CPU quota.
 
-  The quota is read from cgroup v2 (`cpu.max`: "<quota> <period>" or "max <period>") or v1
-  (`cpu/cpu.cfs_quota_us`, -1 when unlimited, and `cpu.cfs_period_us`); a fractional quota is
-  rounded up (1.5 CPUs -> 2 threads).
+  The quota is the smallest found in the process's cgroup and the cgroup roots (v2 `cpu.max`:
+  "<quota> <period>" or "max <period>"; v1 `cpu.cfs_quota_us`, -1 when unlimited, and
+  `cpu.cfs_period_us`); a fractional quota is rounded up (1.5 CPUs -> 2 threads).
   """
-  cores = len(os.sched_getaffinity(0)) if affinity is None else affinity
-  quota = None
-  try:
-    with open(os.path.join(cgroup_root, "cpu.max")) as f:
-      limit, period = f.read().split()[:2]
-      if limit != "max":
-        quota = int(limit) / int(period)
-  except (OSError, ValueError):
-    try:
-      with open(os.path.join(cgroup_root, "cpu", "cpu.cfs_quota_us")) as f:
-        limit = int(f.read())
-      with open(os.path.join(cgroup_root, "cpu", "cpu.cfs_period_us")) as f:
-        period = int(f.read())
-      if limit > 0 and period > 0:
-        quota = limit / period
-    except (OSError, ValueError):
-      pass
-  if quota is not None and quota > 0:
-    cores = min(cores, max(1, math.ceil(quota)))
+  if affinity is None:
+    affinity = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                else os.cpu_count() or 1)
+  quotas = [q for q in map(_cgroup_quota, _own_cgroups(cgroup_root, proc_cgroup))
+            if q is not None and q > 0]
+  cores = min([affinity] + [max(1, math.ceil(q)) for q in quotas])
   return max(1, cores)
+
+
+# TensorFlow's own variables for the pool sizes; a value the user set is kept.
+THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+
+
+def pool_sizes(intra_op=0, inter_op=0, environ=None, cores=None):
+  """(intra-op, inter-op) sizes: the arguments, else $TF_NUM_INTRAOP_THREADS /
+  $TF_NUM_INTEROP_THREADS, else `usable_cores()`."""
+  environ = os.environ if environ is None else environ
+  sizes = []
+  for asked, variable in zip((intra_op, inter_op), THREAD_VARIABLES):
+    if not asked and environ.get(variable, "").strip():
+      try:
+        asked = int(environ[variable])
+      except ValueError as e:
+        raise ValueError(f"${variable}={environ[variable]!r} is not a number of threads") from e
+    sizes.append(asked if asked > 0 else (cores or usable_cores()))
+  return tuple(sizes)
 
 
 @gin.configurable
 def set_thread_pools(intra_op=0, inter_op=0):
-  """Sizes TensorFlow's intra- and inter-op thread pools; 0 means `usable_cores()`.
+  """Sizes TensorFlow's intra- and inter-op thread pools (`pool_sizes`: 0 means the variable
+  TensorFlow reads, if set, else `usable_cores()`); returns the sizes.
 
   Must run before TensorFlow's first op in the process (its pools are created then). When
   they exist already: sizes asked for explicitly are an error; the automatic ones are skipped
   with a warning (e.g. `train()` called from a program that ran TensorFlow before).
-
-  Returns `thread_pools_in_effect()`.
   """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top  (after configure())
-  want_intra, want_inter = intra_op or usable_cores(), inter_op or usable_cores()
+  want_intra, want_inter = pool_sizes(intra_op, inter_op)
   try:
     tf.config.threading.set_intra_op_parallelism_threads(want_intra)
     tf.config.threading.set_inter_op_parallelism_threads(want_inter)
@@ -102,10 +144,11 @@ def set_thread_pools(intra_op=0, inter_op=0):
           "binaries do; from Python, call runtime.set_thread_pools first)") from e
     from absl import logging  # pylint: disable=g-import-not-at-top
     logging.warning("TensorFlow's thread pools already exist in this process; they keep their "
-                    "sizes (intra-op %s, inter-op %s; 0 is TensorFlow's default) instead of %d "
-                    "usable cores", tf.config.threading.get_intra_op_parallelism_threads(),
-                    tf.config.threading.get_inter_op_parallelism_threads(), usable_cores())
-  return thread_pools_in_effect()
+                    "sizes (intra-op %s, inter-op %s; 0 is TensorFlow's default) instead of %s",
+                    tf.config.threading.get_intra_op_parallelism_threads(),
+                    tf.config.threading.get_inter_op_parallelism_threads(),
+                    (want_intra, want_inter))
+  return want_intra, want_inter
 
 
 def thread_pools_in_effect():
@@ -113,10 +156,12 @@ def thread_pools_in_effect():
 
   TensorFlow names its inter-op pool's threads `tf_Compute`; they are counted in
   /proc/self/task (None where unreadable), so the number shows the pool actually created.
-  Count right after the context is created: Keras' `fit` later adds a one-thread pool of the
-  same name.
+  Initializes TensorFlow's context (creating the pools) if no op did yet, so call it after
+  `set_thread_pools` and after creating a distribution strategy. Count right after that:
+  Keras' `fit` later adds a one-thread pool of the same name.
   """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  tf.config.list_logical_devices("CPU")  # the context and its pools exist after this
   running = None
   try:
     running = 0

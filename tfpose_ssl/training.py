@@ -129,7 +129,8 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
   Args:
     workdir: output folder (created; an existing run there is resumed).
     task: the `PoseTask` (data, sizes, model); None builds one from the gin config.
-    trainer_fn: `SupervisedTrainer` or `DualStudentTrainer` (called with `build_model`, `codec`).
+    trainer_fn: `SupervisedTrainer` or `DualStudentTrainer` (called with `build_model`, `codec`;
+      the dual-student trainer also with `views` and `measure_pseudo_labels`).
     epochs: training epochs of `steps_per_epoch` steps (default: one pass over the labeled
       crops, or for the semi-supervised trainer over the larger of the labeled and unlabeled
       sets).
@@ -157,7 +158,8 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
       (`init_checkpoint`); rerunning stops there again.
     allow_config_change: resume a workdir whose checkpoints were trained under a different
       config (e.g. more epochs); otherwise such a resume is refused, naming the differences
-      (parameters in `config.RUN_CONTROL`, such as `verbose`, may always change).
+      (parameters in `config.RUN_CONTROL`, such as `verbose`, and those of
+      `config.RUN_CONTROL_CONFIGURABLES`, the thread pools, may always change).
     init_checkpoint: warm start: when the workdir holds no checkpoint, start from this run's
       (a workdir, checkpoint folder or prefix) students, optimizers and step, e.g. a shared
       supervised burn-in that several methods continue from. Every object of this trainer
@@ -178,7 +180,8 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
       and runtime.cpu_flags() and not runtime.has_bfloat16_units()):  # x86 flags known
     logging.warning("mixed_bfloat16 on a CPU without AVX512_BF16 or AMX (%s): bfloat16 is "
                     "emulated and training is several times slower than float32 (~9x for "
-                    "the demo's step on an AVX2 CPU, benchmarks/step_variants.md)", ", ".join(runtime.cpu_flags()) or "?")
+                    "the demo's step on an AVX2 CPU, benchmarks/step_variants.md)",
+                    ", ".join(runtime.cpu_flags()) or "?")
   task = task or task_lib.PoseTask()
   workdir = io_utils.resolve_path(workdir)
   os.makedirs(workdir, exist_ok=True)

@@ -15,7 +15,6 @@ from tfpose_ssl import pseudo_heatmaps as ph
 from tfpose_ssl import views as views_lib
 from tfpose_ssl.models import simple_baseline
 from tfpose_ssl.trainers import dual_student
-from tfpose_ssl import training as train_lib  # pylint: disable=unused-import  (gin configurables)
 
 CODEC = codec_lib.KeypointCodec((64, 64), sigma=2.0)
 MODE_FILES = sorted(glob.glob(os.path.join(testing.REPO_ROOT, "configs", "modes", "*.gin")))

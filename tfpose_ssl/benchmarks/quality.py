@@ -190,7 +190,6 @@ def _define_flags():
 
 def main(argv):
   del argv
-  from tfpose_ssl.data import coco  # pylint: disable=g-import-not-at-top
   spec = MODES[FLAGS.mode]
   out = io_utils.resolve_path(FLAGS.out)
   data_root = io_utils.resolve_path(FLAGS.data_root)

@@ -202,7 +202,7 @@ def target_share(trainer, codec, spec, batch, step_seconds, repeats):
   nograd = [v for v in range(spec.num_targets) if v != spec.loss_index]
   heatmaps = [tf.constant(rng.uniform(0, 1, (len(nograd), batch, h, w, kp.NUM_JOINTS)), tf.float32)
               for _ in range(2)]
-  own = [tf.constant(rng.uniform(0, 1, (1, batch, h, w, 17)), tf.float32) for _ in range(2)]
+  own = [tf.constant(rng.uniform(0, 1, (1, batch, h, w, kp.NUM_JOINTS)), tf.float32) for _ in range(2)]
   rotations, scales, flips = spec.sample(tf.constant([0, 1], tf.int64), batch)
   matrices = views_lib.view_matrices(rotations, scales, codec.input_size, flips)
 
