@@ -124,6 +124,8 @@ class ThreadPoolsTest(tf.test.TestCase):
                      (4, 4))
     with self.assertRaisesRegex(ValueError, "TF_NUM_INTEROP_THREADS='two'"):
       runtime.pool_sizes(environ={"TF_NUM_INTEROP_THREADS": "two"}, cores=2)
+    with self.assertRaisesRegex(ValueError, "must be >= 0"):
+      runtime.pool_sizes(-1, 0, environ={}, cores=2)
 
   def test_a_training_run_uses_the_configured_pool_sizes(self):
     # The real binary, shrunk: the sizes bound in gin are the sizes of the pools that ran its

@@ -118,6 +118,9 @@ def pool_sizes(intra_op=0, inter_op=0, environ=None, cores=None):
         asked = int(environ[variable])
       except ValueError as e:
         raise ValueError(f"${variable}={environ[variable]!r} is not a number of threads") from e
+    if asked < 0:
+      raise ValueError(f"a thread pool size must be >= 0 (0: automatic), got {asked} "
+                       f"(intra_op/inter_op or ${variable})")
     sizes.append(asked if asked > 0 else (cores or usable_cores()))
   return tuple(sizes)
 
