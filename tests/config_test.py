@@ -11,9 +11,9 @@ import tensorflow as tf
 
 from tests import testing
 from tfpose_ssl import config as config_lib
-from tfpose_ssl import task as task_lib
 from tfpose_ssl import configurables
-from tfpose_ssl import views as views_lib
+from tfpose_ssl import task as task_lib
+from tfpose_ssl.ops import views as views_lib
 
 CONFIGS = sorted(glob.glob(os.path.join(testing.REPO_ROOT, "configs", "*.gin")))
 # Files added after a protocol config (one paper row or one model each).

@@ -12,16 +12,15 @@ import tensorflow as tf
 from tests import testing
 
 # Layer of each module (dotted names under tfpose_ssl; a package name covers its modules).
-# 0 process and files, 1 the paper's math and image ops, 2 data and networks, 3 training,
+# 0 process and files, 1 the paper's math and image ops (ops/), 2 data and networks, 3 trainers,
 # evaluation and serving built on them, 4 the edges: config, binaries, benchmarks, tools.
 LAYERS = {
-    "runtime": 0, "io_utils": 0, "keypoints": 0,
-    "geometry": 1, "warp": 1, "codec": 1, "losses": 1, "augment": 1, "views": 1,
-    "pseudo_heatmaps": 1, "evaluation": 1, "visualize": 1,
+    "runtime": 0, "io_utils": 0,
+    "ops": 1,
     "data": 2, "models": 2,
-    "trainers": 3, "callbacks": 3, "inference": 3, "serving": 3, "eval_lib": 3, "task": 3,
-    "config": 4, "configurables": 4, "training": 4, "train": 4, "eval": 4, "export": 4, "predict": 4, "demo": 4,
-    "benchmarks": 4, "tools": 4,
+    "trainers": 3, "evaluation": 3, "serving": 3, "task": 3,
+    "config": 4, "configurables": 4, "training": 4, "train": 4, "eval": 4, "export": 4,
+    "predict": 4, "demo": 4, "benchmarks": 4, "tools": 4,
 }
 PACKAGE = os.path.join(testing.REPO_ROOT, "tfpose_ssl")
 
@@ -84,7 +83,7 @@ class LayeringTest(tf.test.TestCase):
     with open(path, "w") as f:
       f.write("from tfpose_ssl.trainers import dual_student\nimport tfpose_ssl.data.coco\n")
     self.assertEqual(imports_of(path), {"trainers.dual_student", "data.coco"})
-    self.assertEqual((layer_of("geometry"), layer_of("trainers.dual_student"),
+    self.assertEqual((layer_of("ops.geometry"), layer_of("trainers.dual_student"),
                       layer_of("data.coco"), layer_of("nonexistent")), (1, 3, 2, None))
 
 

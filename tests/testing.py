@@ -36,9 +36,9 @@ def recomputed_ap(workdir, annotation_file, model="student_1"):
   """COCO AP of the results JSON a run wrote for `model` (<workdir>/results), recomputed with
   pycocotools: the AP a report states must be this number (a run that reports one thing and
   writes another fails)."""
-  from tfpose_ssl import evaluation  # pylint: disable=g-import-not-at-top
+  from tfpose_ssl.evaluation import metrics  # pylint: disable=g-import-not-at-top
   results = os.path.join(workdir, "results", f"{model}_results.json")
-  return evaluation.coco_keypoint_metrics(annotation_file, results)["AP"]
+  return metrics.coco_keypoint_metrics(annotation_file, results)["AP"]
 
 
 def parse_config(name, bindings=()):

@@ -9,9 +9,9 @@ import tensorflow as tf
 
 from tests import testing
 from tfpose_ssl import config as config_lib
-from tfpose_ssl import eval_lib
 from tfpose_ssl import task as task_lib
 from tfpose_ssl import training as train_lib
+from tfpose_ssl.evaluation import evaluator
 
 
 class SupervisedTrainTest(tf.test.TestCase):
@@ -100,9 +100,9 @@ class SupervisedTrainTest(tf.test.TestCase):
     # As `python -m tfpose_ssl.eval --checkpoint=<workdir>`: the saved config.gin is used.
     config_lib.parse([], [], workdir=workdir)
     task = task_lib.PoseTask()
-    students, path = eval_lib.restore_students(task, workdir)
+    students, path = evaluator.restore_students(task, workdir)
     self.assertEndsWith(path, "ckpt-12")
-    again = eval_lib.evaluate(students, task)
+    again = evaluator.evaluate(students, task)
     self.assertAllClose(again["student_1"]["AP"], report["student_1"]["AP"])
     self.assertAllClose(again["student_1"]["PCK"], report["student_1"]["PCK"])
 

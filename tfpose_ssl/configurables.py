@@ -13,15 +13,15 @@ No other module imports a module only to register its configurables.
 package that defines one.
 """
 
-from tfpose_ssl import augment
 from tfpose_ssl import runtime
 from tfpose_ssl import task
 from tfpose_ssl import training
-from tfpose_ssl import views
 from tfpose_ssl.data import coco
 from tfpose_ssl.data import synthetic
 from tfpose_ssl.models import hrnet
 from tfpose_ssl.models import simple_baseline
+from tfpose_ssl.ops import augment
+from tfpose_ssl.ops import views
 from tfpose_ssl.trainers import dual_student
 from tfpose_ssl.trainers import supervised
 

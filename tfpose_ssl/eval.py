@@ -17,11 +17,11 @@ from absl import app
 from absl import flags
 
 from tfpose_ssl import config as config_lib
-from tfpose_ssl import eval_lib
+from tfpose_ssl import configurables  # pylint: disable=unused-import  (gin's names)
 from tfpose_ssl import io_utils
 from tfpose_ssl import runtime
 from tfpose_ssl import task as task_lib
-from tfpose_ssl import configurables  # pylint: disable=unused-import  (gin's names)
+from tfpose_ssl.evaluation import evaluator
 
 FLAGS = flags.FLAGS
 
@@ -44,17 +44,17 @@ def main(argv):
   config_lib.parse(FLAGS.config, FLAGS.gin_bindings, workdir=checkpoint)
   runtime.set_thread_pools()
   task = task_lib.PoseTask()
-  students, path = eval_lib.restore_students(task, checkpoint)
+  students, path = evaluator.restore_students(task, checkpoint)
   out_dir = io_utils.resolve_path(FLAGS.out) if FLAGS.out else os.path.join(
       checkpoint if os.path.isdir(checkpoint) else os.path.dirname(checkpoint), "eval")
-  report = eval_lib.evaluate(students, task, out_dir,
+  report = evaluator.evaluate(students, task, out_dir,
                              detections=io_utils.resolve_path(FLAGS.boxes),
                              score_threshold=FLAGS.score_threshold, flip_test=FLAGS.flip,
                              batch_size=FLAGS.batch_size)
   print(f"checkpoint: {path}")
-  print(eval_lib.format_report(report))
+  print(evaluator.format_report(report))
   summary = {k: v for k, v in report.items() if not k.startswith("_")}
-  summary["evaluated"] = eval_lib.evaluated_set(report)
+  summary["evaluated"] = evaluator.evaluated_set(report)
   io_utils.atomic_write_text(os.path.join(out_dir, "metrics.json"), json.dumps(summary, indent=1))
   print(f"results written to {out_dir}")
 

@@ -27,7 +27,7 @@ this process may use (`set_thread_pools`). TensorFlow's own default counts the C
 process's affinity mask and ignores a cgroup CPU quota (`docker run --cpus=2` on a 64-core host
 would start 64 threads per pool); where the two agree, as on our 2-core machines, the sizes
 are TensorFlow's defaults, which measured best here: one inter-op thread made the demo's step
-slower (row `inter_op_1` of benchmarks/step_variants.md).
+slower (row `inter_op_1` of results/step_variants.md).
 """
 
 import math
@@ -205,7 +205,7 @@ def has_bfloat16_units(flags=None):
 
   Without them bfloat16 is emulated: on the AMD EPYC (AVX2) the demo's dual-student step took
   4.0 s under `mixed_bfloat16` against 0.46 s in float32 (TF 2.21, oneDNN on; rows `bfloat16`
-  and `default` of benchmarks/step_variants.md).
+  and `default` of results/step_variants.md).
   """
   flags = cpu_flags() if flags is None else flags
   return "AVX512_BF16" in flags or "AMX-BF16" in flags

@@ -9,9 +9,9 @@ from typing import Any, Callable, Optional, Tuple
 
 import gin
 
-from tfpose_ssl import codec as codec_lib
 from tfpose_ssl.data import coco
 from tfpose_ssl.models import simple_baseline
+from tfpose_ssl.ops import codec as codec_lib
 
 
 @gin.configurable

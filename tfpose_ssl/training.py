@@ -17,18 +17,18 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfpose_ssl import augment as augment_lib
-from tfpose_ssl import callbacks as callbacks_lib
 from tfpose_ssl import config as config_lib
-from tfpose_ssl import eval_lib
 from tfpose_ssl import io_utils
 from tfpose_ssl import runtime
 from tfpose_ssl import task as task_lib
-from tfpose_ssl import views as views_lib
-from tfpose_ssl import visualize
 from tfpose_ssl.data import coco
 from tfpose_ssl.data import pipeline
 from tfpose_ssl.data import splits
+from tfpose_ssl.evaluation import evaluator
+from tfpose_ssl.evaluation import visualize
+from tfpose_ssl.ops import augment as augment_lib
+from tfpose_ssl.ops import views as views_lib
+from tfpose_ssl.trainers import callbacks as callbacks_lib
 from tfpose_ssl.trainers import supervised
 
 
@@ -180,7 +180,7 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
       and runtime.cpu_flags() and not runtime.has_bfloat16_units()):  # x86 flags known
     logging.warning("mixed_bfloat16 on a CPU without AVX512_BF16 or AMX (%s): bfloat16 is "
                     "emulated and training is several times slower than float32 (~9x for "
-                    "the demo's step on an AVX2 CPU, benchmarks/step_variants.md)",
+                    "the demo's step on an AVX2 CPU, results/step_variants.md)",
                     ", ".join(runtime.cpu_flags()) or "?")
   task = task or task_lib.PoseTask()
   workdir = io_utils.resolve_path(workdir)
@@ -244,7 +244,7 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
               else tf.summary.create_noop_writer())
 
     def validate():
-      return eval_lib.evaluate(trainer.students, task, max_instances=max_val_instances,
+      return evaluator.evaluate(trainer.students, task, max_instances=max_val_instances,
                                out_dir=os.path.join(workdir, "results"))
 
     def make_data(start_step):
@@ -385,7 +385,7 @@ def write_summary(workdir, report, task, step, train_seconds, steps_done, num_vi
   """
   metrics = {k: v for k, v in report.items() if not k.startswith("_")}
   summary = {"step": step, "train_seconds": round(train_seconds, 1), "steps_this_run": steps_done,
-             "val_set": task.val_set.annotation_path, "evaluated": eval_lib.evaluated_set(report),
+             "val_set": task.val_set.annotation_path, "evaluated": evaluator.evaluated_set(report),
              "metrics": metrics, "machine": runtime.machine_description(),
              "thread_pools": thread_pools}
   if train_metrics:
@@ -393,7 +393,7 @@ def write_summary(workdir, report, task, step, train_seconds, steps_done, num_vi
   io_utils.atomic_write_text(os.path.join(workdir, "summary.json"), json.dumps(summary, indent=1))
   best = max(metrics, key=lambda name: metrics[name]["AP"])
   meta = metrics[best].get("PCK_meta", {})
-  lines = [f"# Results at step {step}", "", eval_lib.format_report(report), ""]
+  lines = [f"# Results at step {step}", "", evaluator.format_report(report), ""]
   if meta:
     lines += [f"PCK@0.1 per meta-joint ({best}):", "",
               "| " + " | ".join(meta) + " |", "|" + "---|" * len(meta),

@@ -8,10 +8,10 @@ import numpy as np
 import tensorflow as tf
 
 from tests import testing
-from tfpose_ssl import codec as codec_lib
-from tfpose_ssl import geometry
 from tfpose_ssl.data import coco
 from tfpose_ssl.data import pipeline
+from tfpose_ssl.ops import codec as codec_lib
+from tfpose_ssl.ops import geometry
 
 
 class CocoLoaderTest(tf.test.TestCase):

@@ -4,12 +4,12 @@ import numpy as np
 import tensorflow as tf
 
 from tests import testing
-from tfpose_ssl import augment as augment_lib
-from tfpose_ssl import codec as codec_lib
-from tfpose_ssl import geometry
-from tfpose_ssl import views as views_lib
 from tfpose_ssl.data import coco
 from tfpose_ssl.data import pipeline
+from tfpose_ssl.ops import augment as augment_lib
+from tfpose_ssl.ops import codec as codec_lib
+from tfpose_ssl.ops import geometry
+from tfpose_ssl.ops import views as views_lib
 
 AUGMENT = augment_lib.TopDownAugment()  # its defaults
 

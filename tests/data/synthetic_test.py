@@ -8,9 +8,9 @@ from unittest import mock
 import numpy as np
 import tensorflow as tf
 
-from tfpose_ssl import keypoints as kp
 from tfpose_ssl.data import coco
 from tfpose_ssl.data import synthetic
+from tfpose_ssl.ops import keypoints as kp
 
 
 class SyntheticTest(tf.test.TestCase):

@@ -12,16 +12,16 @@ import numpy as np
 import tensorflow as tf
 
 from tests import testing
-from tfpose_ssl import augment as augment_lib
-from tfpose_ssl import callbacks as callbacks_lib
-from tfpose_ssl import codec as codec_lib
-from tfpose_ssl import eval_lib
 from tfpose_ssl import task as task_lib
 from tfpose_ssl import training as train_lib
-from tfpose_ssl import views as views_lib
 from tfpose_ssl.data import coco
 from tfpose_ssl.data import pipeline
 from tfpose_ssl.data import synthetic
+from tfpose_ssl.evaluation import evaluator
+from tfpose_ssl.ops import augment as augment_lib
+from tfpose_ssl.ops import codec as codec_lib
+from tfpose_ssl.ops import views as views_lib
+from tfpose_ssl.trainers import callbacks as callbacks_lib
 
 TESTDATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "testdata")
 
@@ -85,7 +85,7 @@ class BadImagesTest(tf.test.TestCase):
       self.assertFalse(by_path[self.kinds[kind]], kind)
     for kind in ("png_named_jpg", "grayscale"):
       self.assertTrue(by_path[self.kinds[kind]], kind)
-    # Its decoder raised: evaluation has no crop of it (eval_lib counts it as unreadable).
+    # Its decoder raised: evaluation has no crop of it (the evaluator counts it as unreadable).
     self.assertNotIn(self.kinds["corrupt_middle"], by_path)
     with self.assertRaisesRegex(tf.errors.InvalidArgumentError, "Invalid JPEG data"):
       tf.io.decode_image(tf.io.read_file(self.kinds["corrupt_middle"]))
@@ -186,7 +186,7 @@ class BadImagesTest(tf.test.TestCase):
     ids = instances.image_ids
     # The first instance of an image with several people: cut the list right after it.
     j = next(i for i in range(len(ids)) if np.sum(ids == ids[i]) > 1 and ids[i] not in ids[:i])
-    subset = eval_lib.first_images(instances, j + 1)
+    subset = evaluator.first_images(instances, j + 1)
     expected = np.isin(ids, ids[:j + 1])
     self.assertGreater(expected.sum(), j + 1)  # before: j + 1; that image's others were misses
     self.assertLen(subset, int(expected.sum()))

@@ -14,9 +14,9 @@ import numpy as np
 import tensorflow as tf
 
 from tests import testing
-from tfpose_ssl import callbacks as callbacks_lib
 from tfpose_ssl import io_utils
 from tfpose_ssl import training as train_lib
+from tfpose_ssl.trainers import callbacks as callbacks_lib
 
 SMOKE = ["train.epochs = 3", "train.steps_per_epoch = 10", "train.checkpoint_every_steps = 5",
          "train.eval_every_epochs = 0", "train.verbose = 0", "train.num_visualized = 0",

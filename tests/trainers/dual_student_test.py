@@ -9,11 +9,11 @@ import numpy as np
 import tensorflow as tf
 
 from tests import testing
-from tfpose_ssl import codec as codec_lib
-from tfpose_ssl import geometry
-from tfpose_ssl import pseudo_heatmaps as ph
-from tfpose_ssl import views as views_lib
 from tfpose_ssl.models import simple_baseline
+from tfpose_ssl.ops import codec as codec_lib
+from tfpose_ssl.ops import geometry
+from tfpose_ssl.ops import pseudo_heatmaps as ph
+from tfpose_ssl.ops import views as views_lib
 from tfpose_ssl.trainers import dual_student
 
 CODEC = codec_lib.KeypointCodec((64, 64), sigma=2.0)

@@ -13,9 +13,9 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 import keras  # pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-from tfpose_ssl import codec as codec_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
-from tfpose_ssl import views as views_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
 from tfpose_ssl.models import simple_baseline  # pylint: disable=g-import-not-at-top,wrong-import-position
+from tfpose_ssl.ops import codec as codec_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
+from tfpose_ssl.ops import views as views_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
 from tfpose_ssl.trainers import dual_student  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 STEPS, BATCH = 4, 8

@@ -1,7 +1,7 @@
 r"""Sizes, CPU latency and accuracy of the export variants of a checkpoint.
 
   python -m tfpose_ssl.benchmarks.export_variants --checkpoint=runs/synthetic/method \
-      [--out=benchmarks/export_variants] [--crops=200]
+      [--out=results/export_variants] [--crops=200]
 
 Exports student 1 (no flip) as a SavedModel and the four TFLite variants, then on the first
 --crops validation crops of the checkpoint's task measures: file size, median latency per crop
@@ -23,13 +23,13 @@ import numpy as np
 import tensorflow as tf
 
 from tfpose_ssl import config as config_lib
-from tfpose_ssl import export
-from tfpose_ssl import inference
 from tfpose_ssl import io_utils
 from tfpose_ssl import runtime
-from tfpose_ssl import serving
 from tfpose_ssl import task as task_lib
 from tfpose_ssl.benchmarks import throughput
+from tfpose_ssl.evaluation import inference
+from tfpose_ssl.serving import exporter
+from tfpose_ssl.serving import pose_module
 
 FLAGS = flags.FLAGS
 
@@ -70,14 +70,14 @@ def heatmap_correlation(a, b):
 
 def measure(task, checkpoint, num_crops, folder, num_calibration=64):
   from ai_edge_litert import interpreter as litert  # pylint: disable=g-import-not-at-top
-  module = export.build_module(task, checkpoint, "student_1", flip_test=False)
-  available = export.representative_crops(task, num_crops + num_calibration)
+  module = exporter.build_module(task, checkpoint, "student_1", flip_test=False)
+  available = exporter.representative_crops(task, num_crops + num_calibration)
   if len(available) < num_crops + num_calibration:
     raise ValueError(f"the validation set has {len(available)} people; --crops={num_crops} "
                      f"needs {num_crops + num_calibration} (the last {num_calibration} calibrate)")
   crops, calibration = available[:num_crops], available[num_crops:]
   rows = []
-  saved = serving.export_saved_model(module, os.path.join(folder, "saved_model"))
+  saved = pose_module.export_saved_model(module, os.path.join(folder, "saved_model"))
   signature = tf.saved_model.load(saved).signatures["crops"]
   run_saved = lambda crop: signature(crops=tf.constant(crop[None]))
   keras_heatmaps = np.concatenate([
@@ -91,8 +91,8 @@ def measure(task, checkpoint, num_crops, folder, num_calibration=64):
                    variant="SavedModel (crops signature)", bytes=_folder_size(saved),
                    latency_s=_latency(run_saved, crops), reference="Keras model"))
   outputs = {}
-  for variant in serving.VARIANTS:
-    path = serving.export_tflite(module, os.path.join(folder, f"pose_{variant}.tflite"), variant,
+  for variant in pose_module.VARIANTS:
+    path = pose_module.export_tflite(module, os.path.join(folder, f"pose_{variant}.tflite"), variant,
                                  calibration)
     runner = litert.Interpreter(model_path=path).get_signature_runner()
     run = lambda crop, r=runner: r(crops=crop[None])
@@ -127,7 +127,7 @@ def markdown(result):
 def _define_flags():
   config_lib.define_flags()
   flags.DEFINE_string("checkpoint", None, "Training workdir or checkpoint.")
-  flags.DEFINE_string("out", "benchmarks/export_variants", "Output prefix (.json, .md).")
+  flags.DEFINE_string("out", "results/export_variants", "Output prefix (.json, .md).")
   flags.DEFINE_integer("crops", 200, "Validation crops measured.")
   flags.mark_flag_as_required("checkpoint")
 

@@ -34,17 +34,17 @@ from absl import flags
 import gin
 import tensorflow as tf
 
-from tfpose_ssl import augment as augment_lib
 from tfpose_ssl import config as config_lib
 from tfpose_ssl import configurables  # pylint: disable=unused-import  (gin's names)
-from tfpose_ssl import eval_lib
 from tfpose_ssl import io_utils
-from tfpose_ssl import pseudo_heatmaps as ph
 from tfpose_ssl import runtime
 from tfpose_ssl import task as task_lib
 from tfpose_ssl import training as train_lib
-from tfpose_ssl import views as views_lib
 from tfpose_ssl.data import pipeline
+from tfpose_ssl.evaluation import evaluator
+from tfpose_ssl.ops import augment as augment_lib
+from tfpose_ssl.ops import pseudo_heatmaps as ph
+from tfpose_ssl.ops import views as views_lib
 from tfpose_ssl.trainers import dual_student
 
 FLAGS = flags.FLAGS
@@ -186,7 +186,7 @@ def run(checkpoint, num_strong, num_batches, batch_size, seed, out_dir):
   _, held_out = train_lib.labeled_instances(
       task, num_labeled, bindings.get("split_mode", "random"), bindings.get("split_seed", 0),
       bindings.get("split_file"), workdir)
-  students, path = eval_lib.restore_students(task, checkpoint)
+  students, path = evaluator.restore_students(task, checkpoint)
   spec = views_lib.MultiViewAugment(num_weak=1 + num_strong, num_strong=num_strong,
                                     loss_view="extra", weak=augment_lib.TopDownAugment())
   data = pipeline.unlabeled_dataset(held_out, codec, batch_size, spec, seed=seed,

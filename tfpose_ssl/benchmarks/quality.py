@@ -31,8 +31,8 @@ import numpy as np
 
 from tfpose_ssl import demo
 from tfpose_ssl import io_utils
-from tfpose_ssl import keypoints as kp
 from tfpose_ssl import runtime
+from tfpose_ssl.ops import keypoints as kp
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -183,7 +183,7 @@ FLAGS = flags.FLAGS
 
 def _define_flags():
   flags.DEFINE_enum("mode", "quick", list(MODES), "quick (smoke check) or full (README table).")
-  flags.DEFINE_string("out", "benchmarks/quality", "Output folder (runs/, <mode>.json, .md).")
+  flags.DEFINE_string("out", "results/quality", "Output folder (runs/, <mode>.json, .md).")
   flags.DEFINE_string("data_root", "data/benchmark_synthetic", "Synthetic data folder.")
   flags.DEFINE_string("base_config", "configs/synthetic.gin", "Config the runs start from.")
 

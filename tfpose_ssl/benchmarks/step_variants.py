@@ -1,6 +1,6 @@
 r"""What each setting does to the demo's training step on this machine (issue 11).
 
-  python -m tfpose_ssl.benchmarks.step_variants [--rounds=3] [--out=benchmarks/step_variants]
+  python -m tfpose_ssl.benchmarks.step_variants [--rounds=3] [--out=results/step_variants]
   bazel run //tfpose_ssl/benchmarks:step_variants
 
 The demo's network (configs/synthetic.gin: ResNet-18 at a quarter width, a 64-channel head,
@@ -50,7 +50,7 @@ def run_variant(variant, repeats):
   if variant == "bfloat16":
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
   from tensorflow.python.util import _pywrap_util_port
-  from tfpose_ssl import codec as codec_lib
+  from tfpose_ssl.ops import codec as codec_lib
   from tfpose_ssl import runtime
   from tfpose_ssl.benchmarks import throughput
   from tfpose_ssl.models import batch_norm
@@ -112,7 +112,7 @@ def _define_flags():
   flags.DEFINE_list("variants", list(VARIANTS), f"Variants to measure, of {VARIANTS}.")
   flags.DEFINE_integer("rounds", 3, "Alternating rounds (one process per variant each).")
   flags.DEFINE_integer("repeats", 10, "Timed steps per run (after 2 warm-ups).")
-  flags.DEFINE_string("out", "benchmarks/step_variants", "Output prefix (.json and .md).")
+  flags.DEFINE_string("out", "results/step_variants", "Output prefix (.json and .md).")
   flags.DEFINE_string("child", None, "Internal: measure this variant in this process.")
 
 

@@ -1,6 +1,6 @@
 r"""Throughput benchmark: what a training step costs on this machine, and where it goes.
 
-  python -m tfpose_ssl.benchmarks.throughput [--sizes=128x96,256x192] [--out=benchmarks/throughput]
+  python -m tfpose_ssl.benchmarks.throughput [--sizes=128x96,256x192] [--out=results/throughput]
   bazel run //tfpose_ssl/benchmarks:throughput
 
 One run writes `<out>.json` and `<out>.md` and prints the tables; each part runs in its own
@@ -40,17 +40,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfpose_ssl import augment as augment_lib
-from tfpose_ssl import codec as codec_lib
 from tfpose_ssl import io_utils
-from tfpose_ssl import keypoints as kp
 from tfpose_ssl import runtime
-from tfpose_ssl import views as views_lib
 from tfpose_ssl.data import coco
 from tfpose_ssl.data import pipeline
 from tfpose_ssl.data import synthetic
 from tfpose_ssl.models import hrnet
 from tfpose_ssl.models import simple_baseline
+from tfpose_ssl.ops import augment as augment_lib
+from tfpose_ssl.ops import codec as codec_lib
+from tfpose_ssl.ops import keypoints as kp
+from tfpose_ssl.ops import views as views_lib
 from tfpose_ssl.trainers import dual_student
 from tfpose_ssl.trainers import supervised
 
@@ -377,7 +377,7 @@ def _define_flags():
   flags.DEFINE_list("sizes", ["128x96", "256x192"], "Input sizes HxW.")
   flags.DEFINE_integer("batch", 16, "Labeled crops per step (and as many unlabeled).")
   flags.DEFINE_integer("repeats", 5, "Timed repetitions (after 2 warm-up calls).")
-  flags.DEFINE_string("out", "benchmarks/throughput", "Output prefix (.json and .md).")
+  flags.DEFINE_string("out", "results/throughput", "Output prefix (.json and .md).")
   flags.DEFINE_string("data_root", "data/benchmark_synthetic", "Synthetic data for pipelines.")
   flags.DEFINE_list("parts", list(DEFAULT_PARTS),
                     "Parts to measure, each in its own process (TensorFlow keeps the memory "

@@ -12,7 +12,7 @@ import gin
 import numpy as np
 
 from tfpose_ssl import io_utils
-from tfpose_ssl import keypoints as kp
+from tfpose_ssl.ops import keypoints as kp
 
 
 

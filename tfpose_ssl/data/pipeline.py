@@ -11,10 +11,10 @@ uninterrupted one. No Python runs per example.
 import numpy as np
 import tensorflow as tf
 
-from tfpose_ssl import geometry
-from tfpose_ssl import keypoints as kp
-from tfpose_ssl import views as views_lib
-from tfpose_ssl import warp
+from tfpose_ssl.ops import geometry
+from tfpose_ssl.ops import keypoints as kp
+from tfpose_ssl.ops import views as views_lib
+from tfpose_ssl.ops import warp
 
 AUTOTUNE = tf.data.AUTOTUNE
 # Bytes tf.data's autotuning may spend on buffers, per pipeline (TF's default: half the

@@ -31,8 +31,8 @@ import gin
 import numpy as np
 
 from tfpose_ssl import io_utils
-from tfpose_ssl import keypoints as kp
 from tfpose_ssl.data import coco
+from tfpose_ssl.ops import keypoints as kp
 
 GENERATOR_VERSION = 4
 DIGEST_CHARS = 12  # hex digits of the content digest in an image folder's name

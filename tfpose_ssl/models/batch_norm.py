@@ -6,7 +6,7 @@ were a large share of op time in a TF-profiler trace of the demo's training step
 fused op (oneDNN's `_MklNativeFusedBatchNormEx`, which also fuses the following ReLU) the
 demo's dual-student step (K = 2) took 0.458 s against 0.544 s with Keras' layer on an AMD EPYC
 (AVX2): `python -m tfpose_ssl.benchmarks.step_variants`, rows `default` and `keras_bn` of
-`benchmarks/step_variants.md`.
+`results/step_variants.md`.
 
 The layer is a `keras.layers.BatchNormalization` of the same class name (Keras names a layer's
 group in a `.weights.h5` file after its class, so weight files written with Keras' layer load

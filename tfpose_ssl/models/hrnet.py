@@ -13,9 +13,9 @@ converted PyTorch weights load layer by layer (`tfpose_ssl.tools.convert_weights
 import gin
 import keras
 
-from tfpose_ssl import keypoints as kp
 from tfpose_ssl.models import batch_norm as batch_norm_lib
 from tfpose_ssl.models import resnet
+from tfpose_ssl.ops import keypoints as kp
 
 # Stages 2-4: (modules, branches). Every branch has 4 basic blocks.
 STAGES = ((1, 2), (4, 3), (3, 4))

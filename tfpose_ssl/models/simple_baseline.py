@@ -3,9 +3,9 @@
 import gin
 import keras
 
-from tfpose_ssl import keypoints as kp
 from tfpose_ssl.models import batch_norm as batch_norm_lib
 from tfpose_ssl.models import resnet
+from tfpose_ssl.ops import keypoints as kp
 
 
 def head_initializer():

@@ -31,11 +31,11 @@ import gin
 import keras
 import tensorflow as tf
 
-from tfpose_ssl import codec as codec_lib
-from tfpose_ssl import geometry
-from tfpose_ssl import losses
-from tfpose_ssl import pseudo_heatmaps as ph
-from tfpose_ssl import views as views_lib
+from tfpose_ssl.ops import codec as codec_lib
+from tfpose_ssl.ops import geometry
+from tfpose_ssl.ops import losses
+from tfpose_ssl.ops import pseudo_heatmaps as ph
+from tfpose_ssl.ops import views as views_lib
 from tfpose_ssl.trainers import supervised
 
 

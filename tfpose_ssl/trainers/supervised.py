@@ -4,7 +4,7 @@ import gin
 import keras
 import tensorflow as tf
 
-from tfpose_ssl import losses
+from tfpose_ssl.ops import losses
 
 
 def global_batch_size(local_batch):
