@@ -36,8 +36,8 @@ class SupervisedTrainTest(tf.test.TestCase):
 
   def test_loss_finite_decreasing_and_outputs_written(self):
     workdir = os.path.join(self.get_temp_dir(), "run")
-    report = self._run(workdir)
-    losses = [epoch["loss"] for epoch in report["_history"]]
+    result = self._run(workdir)
+    losses = [epoch["loss"] for epoch in result.history]
     self.assertLen(losses, 3)
     self.assertTrue(np.all(np.isfinite(losses)))
     self.assertLess(losses[-1], losses[0])
@@ -49,16 +49,17 @@ class SupervisedTrainTest(tf.test.TestCase):
     self.assertEqual(summary["step"], 12)
     self.assertAlmostEqual(summary["metrics"]["student_1"]["AP"],
                            testing.recomputed_ap(workdir, summary["val_set"]), places=6)
-    self.assertEqual(summary["metrics"]["student_1"]["AP"], report["student_1"]["AP"])
+    self.assertEqual(summary["metrics"]["student_1"]["AP"],
+                     result.report.metrics["student_1"]["AP"])
 
   def test_seeded_runs_repeat_and_rerun_resumes(self):
     a = self._run(os.path.join(self.get_temp_dir(), "a"))
     b = self._run(os.path.join(self.get_temp_dir(), "b"))
-    self.assertEqual([e["loss"] for e in a["_history"]], [e["loss"] for e in b["_history"]])
+    self.assertEqual([e["loss"] for e in a.history], [e["loss"] for e in b.history])
     # The same command again finds the finished run: nothing left to train, same weights.
     again = self._run(os.path.join(self.get_temp_dir(), "a"))
-    self.assertEqual(again["_history"], [])
-    self.assertEqual(again["student_1"]["AP"], a["student_1"]["AP"])
+    self.assertEqual(again.history, [])
+    self.assertEqual(again.report.metrics["student_1"]["AP"], a.report.metrics["student_1"]["AP"])
     # Another config in the same workdir is refused (before: trained 0 steps and reported the
     # first run's model under the new config), and leaves the saved config alone.
     config_path = os.path.join(self.get_temp_dir(), "a", "config.gin")
@@ -72,7 +73,7 @@ class SupervisedTrainTest(tf.test.TestCase):
     # Asked for on purpose, one more epoch continues from step 12, not from scratch.
     more = self._run(os.path.join(self.get_temp_dir(), "a"),
                      ["train.epochs = 4", "train.allow_config_change = True"])
-    self.assertLen(more["_history"], 1)
+    self.assertLen(more.history, 1)
     with open(os.path.join(self.get_temp_dir(), "a", "summary.json")) as f:
       self.assertEqual(json.load(f)["step"], 16)
 
@@ -84,27 +85,29 @@ class SupervisedTrainTest(tf.test.TestCase):
       f.write(b"\0" * 3)
     open(os.path.join(folder, "checkpoint"), "w").close()  # empty: the manager raised on it
     again = self._run(workdir)
-    self.assertLen(again["_history"], 1)  # epoch 3 again, from ckpt-8 (not from step 0)
+    self.assertLen(again.history, 1)  # epoch 3 again, from ckpt-8 (not from step 0)
     self.assertTrue(os.path.isfile(os.path.join(folder, "damaged", "ckpt-12.index")))
     latest = tf.train.latest_checkpoint(folder)
     self.assertEndsWith(latest, "ckpt-12")  # written anew, and it restores
     reader = tf.train.load_checkpoint(latest)
     self.assertNotEmpty(reader.get_variable_to_shape_map())
     # Seeded and step-keyed: the repaired run ends with the uninterrupted run's model.
-    self.assertAllClose(again["student_1"]["AP"], first["student_1"]["AP"])
+    self.assertAllClose(again.report.metrics["student_1"]["AP"],
+                        first.report.metrics["student_1"]["AP"])
 
   def test_eval_restores_the_checkpoint_from_its_workdir(self):
     workdir = os.path.join(self.get_temp_dir(), "for_eval")
-    report = self._run(workdir)
+    result = self._run(workdir)
     gin.clear_config()
     # As `python -m tfpose_ssl.eval --checkpoint=<workdir>`: the saved config.gin is used.
     config_lib.parse([], [], workdir=workdir)
     task = task_lib.PoseTask()
     students, path = evaluator.restore_students(task, workdir)
     self.assertEndsWith(path, "ckpt-12")
-    again = evaluator.evaluate(students, task)
-    self.assertAllClose(again["student_1"]["AP"], report["student_1"]["AP"])
-    self.assertAllClose(again["student_1"]["PCK"], report["student_1"]["PCK"])
+    again = evaluator.evaluate(students, task).metrics["student_1"]
+    trained = result.report.metrics["student_1"]
+    self.assertAllClose(again["AP"], trained["AP"])
+    self.assertAllClose(again["PCK"], trained["PCK"])
 
 
 if __name__ == "__main__":

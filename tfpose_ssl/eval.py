@@ -52,9 +52,8 @@ def main(argv):
                              score_threshold=FLAGS.score_threshold, flip_test=FLAGS.flip,
                              batch_size=FLAGS.batch_size)
   print(f"checkpoint: {path}")
-  print(evaluator.format_report(report))
-  summary = {k: v for k, v in report.items() if not k.startswith("_")}
-  summary["evaluated"] = evaluator.evaluated_set(report)
+  print(report.table())
+  summary = dict(report.metrics, evaluated=report.evaluated_set())
   io_utils.atomic_write_text(os.path.join(out_dir, "metrics.json"), json.dumps(summary, indent=1))
   print(f"results written to {out_dir}")
 

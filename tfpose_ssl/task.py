@@ -1,15 +1,18 @@
 """The pose task: data, crop/heatmap geometry, model and evaluation settings.
 
-Shared by the train, eval and export binaries so that all three build the same codec and
-model from one gin config (Model Garden's task/trainer split).
+Shared by the train, eval and export binaries so that all three build the same codec, model
+and datasets from one gin config (Model Garden's task/trainer split).
 """
 
 import dataclasses
 from typing import Any, Callable, Optional, Tuple
 
 import gin
+import numpy as np
 
 from tfpose_ssl.data import coco
+from tfpose_ssl.data import pipeline
+from tfpose_ssl.data import splits
 from tfpose_ssl.models import simple_baseline
 from tfpose_ssl.ops import codec as codec_lib
 
@@ -50,3 +53,42 @@ class PoseTask:
 
   def build_model(self):
     return self.model_fn(input_size=tuple(self.input_size))
+
+  def split_train_set(self, num_labeled=None, split_path=None, split_seed=0, split_mode="random"):
+    """(labeled, held-out) training instances: all of `train_set` labeled when `num_labeled` is
+    None; else COCO-Partial's split, read from (or first written to) `split_path`."""
+    if self.train_set is None:
+      raise ValueError("PoseTask.train_set is not configured")
+    instances, counts = coco.load_instances(self.train_set)
+    skipped = {k: v for k, v in counts.items() if v}
+    print(f"train set: {len(instances)} instances with keypoints"
+          + (f" (skipped or fixed: {skipped})" if skipped else ""), flush=True)
+    if not num_labeled:
+      return instances, instances.select(np.zeros(len(instances), bool))
+    split = splits.get_or_make_split(instances, split_path, num_labeled, split_seed, split_mode)
+    return splits.apply_split(instances, split, source=split_path)
+
+  def unlabeled_instances(self, held_out, sources=()):
+    """Unlabeled people: COCO-Partial's held-out split plus every `UnlabeledImages` source."""
+    parts = [held_out] if len(held_out) else []
+    for source in sources:
+      instances, counts = coco.load_unlabeled(source)
+      skipped = {k: v for k, v in counts.items() if v}
+      print(f"unlabeled source {source.image_dir}: {len(instances)} person boxes"
+            + (f" (skipped {skipped})" if skipped else ""), flush=True)
+      parts.append(instances)
+    if not parts:
+      raise ValueError("the semi-supervised trainer needs unlabeled people: set "
+                       "train.num_labeled (COCO-Partial) or train.unlabeled_sources")
+    return coco.Instances.concatenate(parts)
+
+  def labeled_dataset(self, instances, batch_size, augment, seed=0, start_step=0):
+    """Batches of augmented labeled crops with their target heatmaps (`pipeline`)."""
+    return pipeline.labeled_dataset(instances, self.codec, batch_size, augment, seed=seed,
+                                    start_step=start_step, padding=self.padding)
+
+  def unlabeled_dataset(self, instances, batch_size, views, seed=0, start_step=0):
+    """Batches of unlabeled people as the weak and strong views of `views` (`pipeline`)."""
+    return pipeline.unlabeled_dataset(instances, self.codec, batch_size, views, seed=seed,
+                                      start_step=start_step, padding=self.padding,
+                                      canvas_size=self.canvas_size)

@@ -7,9 +7,11 @@ summary.json/.md and skeletons.png. Running it again resumes from the last check
 changed config it refuses (`train.allow_config_change=True` continues on purpose).
 """
 
+import dataclasses
 import json
 import os
 import time
+from typing import Dict, List, Optional
 
 from absl import logging
 import gin
@@ -21,9 +23,6 @@ from tfpose_ssl import config as config_lib
 from tfpose_ssl import io_utils
 from tfpose_ssl import runtime
 from tfpose_ssl import task as task_lib
-from tfpose_ssl.data import coco
-from tfpose_ssl.data import pipeline
-from tfpose_ssl.data import splits
 from tfpose_ssl.evaluation import evaluator
 from tfpose_ssl.evaluation import visualize
 from tfpose_ssl.ops import augment as augment_lib
@@ -82,34 +81,28 @@ def learning_rate_schedule(learning_rate, total_steps, decay_at, decay_factor):
   return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
 
 
-def labeled_instances(task, num_labeled, split_mode, split_seed, split_file, workdir):
-  """Labeled (and held-out unlabeled) training instances, honouring a COCO-Partial split."""
-  if task.train_set is None:
-    raise ValueError("PoseTask.train_set is not configured")
-  instances, counts = coco.load_instances(task.train_set)
-  skipped = {k: v for k, v in counts.items() if v}
-  print(f"train set: {len(instances)} instances with keypoints"
-        + (f" (skipped or fixed: {skipped})" if skipped else ""), flush=True)
-  if not num_labeled:
-    return instances, instances.select(np.zeros(len(instances), bool))
-  path = io_utils.resolve_path(split_file) if split_file else os.path.join(workdir, "split.json")
-  split = splits.get_or_make_split(instances, path, num_labeled, split_seed, split_mode)
-  return splits.apply_split(instances, split, source=path)
+@dataclasses.dataclass
+class TrainResult:
+  """What one call of `train` did.
 
+  Attributes:
+    step: the step counter at its end.
+    total_steps: the steps the config trains in all (`epochs` x `steps_per_epoch`).
+    history: one dict of training logs per epoch (or part of one) this call ran.
+    train_metrics: the trainer's statistics over the last epoch it ran, e.g. losses and
+      pseudo-label PCK (`trainer.scalar_metrics()`); empty when it ran no step.
+    report: the final evaluation (`EvalReport`); None when training stopped before the end,
+      when the task has no validation set, or on a worker that is not the chief.
+  """
+  step: int
+  total_steps: int
+  history: List[Dict[str, float]]
+  train_metrics: Dict[str, float]
+  report: Optional[evaluator.EvalReport] = None
 
-def unlabeled_instances(held_out, sources):
-  """Unlabeled people: COCO-Partial's held-out split plus every `UnlabeledImages` source."""
-  parts = [held_out] if len(held_out) else []
-  for source in sources:
-    instances, counts = coco.load_unlabeled(source)
-    skipped = {k: v for k, v in counts.items() if v}
-    print(f"unlabeled source {source.image_dir}: {len(instances)} person boxes"
-          + (f" (skipped {skipped})" if skipped else ""), flush=True)
-    parts.append(instances)
-  if not parts:
-    raise ValueError("the semi-supervised trainer needs unlabeled people: set "
-                     "train.num_labeled (COCO-Partial) or train.unlabeled_sources")
-  return coco.Instances.concatenate(parts)
+  @property
+  def finished(self):
+    return self.step >= self.total_steps
 
 
 @gin.configurable(denylist=["workdir"])
@@ -121,10 +114,7 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
           summary_every_steps=50, image_every_epochs=1, max_steps_per_run=0, strategy="mirrored",
           precision="float32", num_visualized=8, verbose="auto", init_checkpoint=None,
           stop_at_step=None, allow_config_change=False):
-  """Trains, checkpoints, validates; returns the final evaluation report.
-
-  The report maps each model (student_1, ...) to its metrics; '_history' holds the per-epoch
-  training logs of this run.
+  """Trains, checkpoints, validates; returns a `TrainResult`.
 
   Args:
     workdir: output folder (created; an existing run there is resumed).
@@ -173,15 +163,7 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
   thread_pools = runtime.thread_pools_in_effect()
   logging.info("thread pools: %s", thread_pools)
   is_chief, task_id = worker_role(distribution)
-  if precision not in PRECISIONS:
-    raise ValueError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
-  keras.mixed_precision.set_global_policy(precision)
-  if (precision == "mixed_bfloat16" and not tf.config.list_physical_devices("GPU")
-      and runtime.cpu_flags() and not runtime.has_bfloat16_units()):  # x86 flags known
-    logging.warning("mixed_bfloat16 on a CPU without AVX512_BF16 or AMX (%s): bfloat16 is "
-                    "emulated and training is several times slower than float32 (~9x for "
-                    "the demo's step on an AVX2 CPU, results/step_variants.md)",
-                    ", ".join(runtime.cpu_flags()) or "?")
+  set_precision(precision)
   task = task or task_lib.PoseTask()
   workdir = io_utils.resolve_path(workdir)
   os.makedirs(workdir, exist_ok=True)
@@ -191,69 +173,37 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
     if io_utils.checkpoint_prefixes(checkpoint_dir) and not allow_config_change:
       config_lib.check_resumed_config(workdir)
     keras.utils.set_random_seed(seed)
-    codec = task.codec
-    labeled, held_out = labeled_instances(task, num_labeled, split_mode, split_seed, split_file,
-                                          workdir)
-    if len(labeled) < batch_size:
-      raise ValueError(f"{len(labeled)} labeled instances is fewer than one batch ({batch_size})")
     unlabeled_batch_size = unlabeled_batch_size or batch_size
-    # One augmentation for the labeled crops and the weak views (augment.py).
+    labeled, unlabeled = training_instances(
+        task, split_path(workdir, split_file), num_labeled, split_seed, split_mode,
+        unlabeled_sources if trainer_fn.uses_unlabeled else None, batch_size,
+        unlabeled_batch_size)
+    # One augmentation for the labeled crops and the weak views (ops/augment.py).
     augment = augment_lib.TopDownAugment()
-    unlabeled = None
-    if trainer_fn.uses_unlabeled:
-      unlabeled = unlabeled_instances(held_out, unlabeled_sources)
-      if len(unlabeled) < unlabeled_batch_size:
-        raise ValueError(f"{len(unlabeled)} unlabeled instances is fewer than one batch "
-                         f"({unlabeled_batch_size})")
-      print(f"semi-supervised: {len(labeled)} labeled, {len(unlabeled)} unlabeled instances",
-            flush=True)
-      with distribution.scope():
-        # Pseudo-label PCK needs held-back labels (COCO-Partial, synthetic); never used to train.
-        trainer = trainer_fn(build_model=task.build_model, codec=codec,
-                             views=views_lib.MultiViewAugment(weak=augment),
-                             measure_pseudo_labels=bool(np.any(unlabeled.keypoints[..., 2] > 0)))
-    else:
-      with distribution.scope():
-        trainer = trainer_fn(build_model=task.build_model, codec=codec)
+    trainer = build_trainer(distribution, trainer_fn, task, augment, unlabeled)
     steps_per_epoch = steps_per_epoch or max(
         len(labeled) // batch_size, len(unlabeled) // unlabeled_batch_size if unlabeled else 0)
     total_steps = epochs * steps_per_epoch
     schedule = learning_rate_schedule(learning_rate, total_steps, lr_decay_at, lr_decay_factor)
     with distribution.scope():
       trainer.compile([make_optimizer(schedule, precision) for _ in trainer.students])
-    checkpoint = tf.train.Checkpoint(**trainer.checkpoint_items())
-    save_dir = checkpoint_dir
-    if not is_chief:  # other workers save too (collectively) but into a scratch folder
-      save_dir = os.path.join(workdir, f"worker_{task_id}_scratch", "checkpoints")
-    # Every worker resumes from the chief's checkpoints; the chief repairs their state first,
-    # so that the manager (which reads it) neither fails on it nor keeps a damaged one.
-    latest = restore_newest(checkpoint, checkpoint_dir, repair=is_chief)
-    manager = tf.train.CheckpointManager(checkpoint, save_dir, max_to_keep=keep_checkpoints)
-    if latest:
-      print(f"resumed from {latest}", flush=True)
-    elif init_checkpoint:
-      warm_start = io_utils.latest_checkpoint(io_utils.resolve_path(init_checkpoint))
-      # e.g. a supervised run from both students' burn-in uses student 1 only
-      checkpoint.restore(warm_start).assert_existing_objects_matched().expect_partial()
-      print(f"warm start from {warm_start}", flush=True)
+    manager = restore_or_start(trainer, workdir, is_chief, task_id, keep_checkpoints,
+                               init_checkpoint)
     if is_chief:  # only now: a refused run leaves the config of the checkpoints in place
       io_utils.atomic_write_text(os.path.join(workdir, config_lib.SAVED_CONFIG), gin.config_str())
     step = callbacks_lib.current_step(trainer)
-
     writer = (tf.summary.create_file_writer(os.path.join(workdir, "tensorboard")) if is_chief
               else tf.summary.create_noop_writer())
 
     def validate():
       return evaluator.evaluate(trainer.students, task, max_instances=max_val_instances,
-                               out_dir=os.path.join(workdir, "results"))
+                                out_dir=os.path.join(workdir, "results"))
 
     def make_data(start_step):
-      data = pipeline.labeled_dataset(labeled, codec, batch_size, augment, seed=seed,
-                                      start_step=start_step, padding=task.padding)
+      data = task.labeled_dataset(labeled, batch_size, augment, seed=seed, start_step=start_step)
       if unlabeled is not None and trainer.uses_unlabeled_at(start_step):
-        data = tf.data.Dataset.zip(data, pipeline.unlabeled_dataset(
-            unlabeled, codec, unlabeled_batch_size, trainer.views, seed=seed,
-            start_step=start_step, padding=task.padding, canvas_size=task.canvas_size))
+        data = tf.data.Dataset.zip(data, task.unlabeled_dataset(
+            unlabeled, unlabeled_batch_size, trainer.views, seed=seed, start_step=start_step))
       # Every worker builds the same global batches and keeps its share (multi-worker).
       options = tf.data.Options()
       options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
@@ -268,52 +218,129 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
         callbacks_lib.CheckpointCallback(manager, checkpoint_every_steps),
         callbacks_lib.SummaryCallback(writer, summary_every_steps),
     ]
-    if unlabeled is not None and image_every_epochs and is_chief:
-      sample = next(iter(pipeline.unlabeled_dataset(unlabeled, codec, 4, trainer.views, seed=seed,
-                                                    padding=task.padding,
-                                                    canvas_size=task.canvas_size)))
+    if is_chief and unlabeled is not None and image_every_epochs:
+      sample = next(iter(task.unlabeled_dataset(unlabeled, 4, trainer.views, seed=seed)))
       callbacks.append(callbacks_lib.PseudoLabelImageCallback(writer, sample, image_every_epochs))
-    if task.val_set is not None and is_chief:
+    if is_chief and task.val_set is not None:
       callbacks.append(callbacks_lib.ValidationCallback(validate, writer, eval_every_epochs,
                                                         epochs, steps_per_epoch))
-    start = time.time()
-    start_step = step
-    history = []
     end = min(total_steps, step + max_steps_per_run) if max_steps_per_run else total_steps
     if stop_at_step is not None:
       end = min(end, stop_at_step)
-    while step < end:
-      # A fit covers whole epochs, or runs to an epoch's end, the stop or a phase change
-      # (the dual-student trainer's burn-in).
-      trainer.start_phase(step)
-      stop = min(end, trainer.phase_end(step) or end)
-      epoch = step // steps_per_epoch
-      epoch_end = (epoch + 1) * steps_per_epoch
-      if step % steps_per_epoch or stop < epoch_end:
-        last_epoch, epoch_steps = epoch + 1, min(epoch_end, stop) - step
-      else:
-        last_epoch, epoch_steps = epoch + (stop - step) // steps_per_epoch, steps_per_epoch
-      fitted = trainer.fit(make_data(step), initial_epoch=epoch, epochs=last_epoch,
-                           steps_per_epoch=epoch_steps, callbacks=callbacks, verbose=verbose,
-                           shuffle=False)
-      history += [dict(zip(fitted.history, values)) for values in zip(*fitted.history.values())]
-      step = callbacks_lib.current_step(trainer)
+    start, start_step = time.time(), step
+    history = fit_until(trainer, make_data, callbacks, step, end, steps_per_epoch, verbose)
     train_seconds = time.time() - start
-    last_metrics = {name: float(value) for name, value in trainer.scalar_metrics().items()}
-    if step < total_steps:
+    step = callbacks_lib.current_step(trainer)
+    result = TrainResult(step, total_steps, history,
+                         {name: float(value) for name, value in trainer.scalar_metrics().items()}
+                         if history else {})
+    if not result.finished:
       print(f"stopped at step {step} of {total_steps} (max_steps_per_run or stop_at_step)",
             flush=True)
-      return {"_history": history, "_step": step}
+      return result
     if task.val_set is None or not is_chief:
-      return {"_history": history, "_train_metrics": last_metrics}
-    report = validate()
-    report["_history"] = history
-    report["_train_metrics"] = last_metrics
-    callbacks_lib.write_validation(writer, report, step)
-    write_summary(workdir, report, task, step, train_seconds, steps_done=step - start_step,
-                  num_visualized=num_visualized, train_metrics=last_metrics if history else None,
+      return result
+    result.report = validate()
+    callbacks_lib.write_validation(writer, result.report, step)
+    write_summary(workdir, result.report, task, step, train_seconds, steps_done=step - start_step,
+                  num_visualized=num_visualized, train_metrics=result.train_metrics,
                   thread_pools=thread_pools)
-    return report
+    return result
+
+
+def split_path(workdir, split_file=None):
+  """The COCO-Partial split JSON of a run: `split_file`, else <workdir>/split.json."""
+  return io_utils.resolve_path(split_file) if split_file else os.path.join(workdir, "split.json")
+
+
+def training_instances(task, split_file, num_labeled, split_seed, split_mode, unlabeled_sources,
+                       batch_size, unlabeled_batch_size):
+  """(labeled, unlabeled) instances of a run; unlabeled is None for a supervised trainer
+  (`unlabeled_sources` None), else COCO-Partial's held-out people plus `unlabeled_sources`.
+  Each must fill one batch."""
+  labeled, held_out = task.split_train_set(num_labeled, split_file, split_seed, split_mode)
+  if len(labeled) < batch_size:
+    raise ValueError(f"{len(labeled)} labeled instances is fewer than one batch ({batch_size})")
+  if unlabeled_sources is None:
+    return labeled, None
+  unlabeled = task.unlabeled_instances(held_out, unlabeled_sources)
+  if len(unlabeled) < unlabeled_batch_size:
+    raise ValueError(f"{len(unlabeled)} unlabeled instances is fewer than one batch "
+                     f"({unlabeled_batch_size})")
+  print(f"semi-supervised: {len(labeled)} labeled, {len(unlabeled)} unlabeled instances",
+        flush=True)
+  return labeled, unlabeled
+
+
+def set_precision(precision):
+  """Keras' global dtype policy; warns where bfloat16 is emulated (slow)."""
+  if precision not in PRECISIONS:
+    raise ValueError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
+  keras.mixed_precision.set_global_policy(precision)
+  if (precision == "mixed_bfloat16" and not tf.config.list_physical_devices("GPU")
+      and runtime.cpu_flags() and not runtime.has_bfloat16_units()):  # x86 flags known
+    logging.warning("mixed_bfloat16 on a CPU without AVX512_BF16 or AMX (%s): bfloat16 is "
+                    "emulated and training is several times slower than float32 (~9x for "
+                    "the demo's step on an AVX2 CPU, results/step_variants.md)",
+                    ", ".join(runtime.cpu_flags()) or "?")
+
+
+def build_trainer(distribution, trainer_fn, task, augment, unlabeled):
+  """The trainer under `distribution`'s scope; a semi-supervised one gets the views (with
+  `augment` as the weak view) and measures its pseudo-labels when the unlabeled people have
+  held-back labels (COCO-Partial, synthetic; never used to train)."""
+  with distribution.scope():
+    if unlabeled is None:
+      return trainer_fn(build_model=task.build_model, codec=task.codec)
+    return trainer_fn(build_model=task.build_model, codec=task.codec,
+                      views=views_lib.MultiViewAugment(weak=augment),
+                      measure_pseudo_labels=bool(np.any(unlabeled.keypoints[..., 2] > 0)))
+
+
+def restore_or_start(trainer, workdir, is_chief, task_id, keep_checkpoints, init_checkpoint):
+  """Restores the workdir's newest checkpoint into `trainer`, else warm-starts from
+  `init_checkpoint` if given; returns the `CheckpointManager` that saves this run."""
+  checkpoint_dir = os.path.join(workdir, "checkpoints")
+  checkpoint = tf.train.Checkpoint(**trainer.checkpoint_items())
+  save_dir = checkpoint_dir
+  if not is_chief:  # other workers save too (collectively) but into a scratch folder
+    save_dir = os.path.join(workdir, f"worker_{task_id}_scratch", "checkpoints")
+  # Every worker resumes from the chief's checkpoints; the chief repairs their state first,
+  # so that the manager (which reads it) neither fails on it nor keeps a damaged one.
+  latest = restore_newest(checkpoint, checkpoint_dir, repair=is_chief)
+  manager = tf.train.CheckpointManager(checkpoint, save_dir, max_to_keep=keep_checkpoints)
+  if latest:
+    print(f"resumed from {latest}", flush=True)
+  elif init_checkpoint:
+    warm_start = io_utils.latest_checkpoint(io_utils.resolve_path(init_checkpoint))
+    # e.g. a supervised run from both students' burn-in uses student 1 only
+    checkpoint.restore(warm_start).assert_existing_objects_matched().expect_partial()
+    print(f"warm start from {warm_start}", flush=True)
+  return manager
+
+
+def fit_until(trainer, make_data, callbacks, step, end, steps_per_epoch, verbose):
+  """Runs `trainer.fit` from `step` to `end`; returns the per-epoch logs.
+
+  A fit covers whole epochs, or runs to an epoch's end, the stop or a phase change (the
+  dual-student trainer's burn-in); `make_data(step)` gives the data stream from `step`.
+  """
+  history = []
+  while step < end:
+    trainer.start_phase(step)
+    stop = min(end, trainer.phase_end(step) or end)
+    epoch = step // steps_per_epoch
+    epoch_end = (epoch + 1) * steps_per_epoch
+    if step % steps_per_epoch or stop < epoch_end:
+      last_epoch, epoch_steps = epoch + 1, min(epoch_end, stop) - step
+    else:
+      last_epoch, epoch_steps = epoch + (stop - step) // steps_per_epoch, steps_per_epoch
+    fitted = trainer.fit(make_data(step), initial_epoch=epoch, epochs=last_epoch,
+                         steps_per_epoch=epoch_steps, callbacks=callbacks, verbose=verbose,
+                         shuffle=False)
+    history += [dict(zip(fitted.history, values)) for values in zip(*fitted.history.values())]
+    step = callbacks_lib.current_step(trainer)
+  return history
 
 
 def restore_newest(checkpoint, checkpoint_dir, repair=True):
@@ -383,17 +410,17 @@ def write_summary(workdir, report, task, step, train_seconds, steps_done, num_vi
   when this invocation trained; `thread_pools` (`runtime.thread_pools_in_effect()`) and the
   machine next to `train_seconds`.
   """
-  metrics = {k: v for k, v in report.items() if not k.startswith("_")}
+  metrics = report.metrics
   summary = {"step": step, "train_seconds": round(train_seconds, 1), "steps_this_run": steps_done,
-             "val_set": task.val_set.annotation_path, "evaluated": evaluator.evaluated_set(report),
+             "val_set": task.val_set.annotation_path, "evaluated": report.evaluated_set(),
              "metrics": metrics, "machine": runtime.machine_description(),
              "thread_pools": thread_pools}
   if train_metrics:
     summary["last_epoch_train_metrics"] = train_metrics
   io_utils.atomic_write_text(os.path.join(workdir, "summary.json"), json.dumps(summary, indent=1))
-  best = max(metrics, key=lambda name: metrics[name]["AP"])
+  best = report.best_model()
   meta = metrics[best].get("PCK_meta", {})
-  lines = [f"# Results at step {step}", "", evaluator.format_report(report), ""]
+  lines = [f"# Results at step {step}", "", report.table(), ""]
   if meta:
     lines += [f"PCK@0.1 per meta-joint ({best}):", "",
               "| " + " | ".join(meta) + " |", "|" + "---|" * len(meta),
@@ -401,13 +428,13 @@ def write_summary(workdir, report, task, step, train_seconds, steps_done, num_vi
   io_utils.atomic_write_text(os.path.join(workdir, "summary.md"), "\n".join(lines))
   print("\n".join(lines), flush=True)
   if num_visualized:
-    instances = report["_instances"]
-    xy, scores = report["_predictions"][best]
+    instances = report.instances
+    xy, scores = report.predictions[best]
     # Only images evaluation could read (an unreadable one has no prediction to draw).
-    readable = instances.image_ids[report["_valid"]].tolist()
+    readable = instances.image_ids[report.valid].tolist()
     images = []
     for image_id in list(dict.fromkeys(readable))[:num_visualized]:
-      rows = (instances.image_ids == image_id) & report["_valid"]
+      rows = (instances.image_ids == image_id) & report.valid
       image = visualize.read_rgb(instances.image_paths[rows][0])
       images.append(visualize.draw_skeletons(image, xy[rows], scores[rows]))
     if images:

@@ -105,14 +105,14 @@ class HRNetTrainingTest(tf.test.TestCase):
         "train.num_visualized = 0"])
     workdir = os.path.join(self.get_temp_dir(), "run")
     try:
-      report = train_lib.train(workdir=workdir)
+      result = train_lib.train(workdir=workdir)
     finally:
       gin.clear_config()
-    self.assertTrue(np.isfinite(report["_history"][0]["loss"]))
+    self.assertTrue(np.isfinite(result.history[0]["loss"]))
     with open(os.path.join(workdir, "summary.json")) as f:
       val_set = json.load(f)["val_set"]
-    self.assertAlmostEqual(report["student_1"]["AP"], testing.recomputed_ap(workdir, val_set),
-                           places=6)
+    self.assertAlmostEqual(result.report.metrics["student_1"]["AP"],
+                           testing.recomputed_ap(workdir, val_set), places=6)
 
 
 class ConvertWeightsTest(tf.test.TestCase):

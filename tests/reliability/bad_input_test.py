@@ -162,21 +162,22 @@ class BadImagesTest(tf.test.TestCase):
         "train.verbose = 0", "train.num_visualized = 10"])
     try:
       # Drawing every validation image: before, the unreadable ones crashed the end of the run.
-      report = train_lib.train(workdir=workdir)
+      result = train_lib.train(workdir=workdir)
     finally:
       gin.clear_config()
-    self.assertGreater(report["_train_metrics"]["skipped_images"], 0)
-    self.assertGreater(report["_skipped"]["unreadable_image"], 0)
-    self.assertTrue(np.isfinite(report["student_1"]["AP"]))
+    report = result.report
+    self.assertGreater(result.train_metrics["skipped_images"], 0)
+    self.assertGreater(report.skipped["unreadable_image"], 0)
+    self.assertTrue(np.isfinite(report.metrics["student_1"]["AP"]))
     self.assertTrue(os.path.isfile(os.path.join(workdir, "skeletons.png")))
     # The saved summary says what evaluation skipped (before: only in the returned dict).
     with open(os.path.join(workdir, "summary.json")) as f:
       evaluated = json.load(f)["evaluated"]
     self.assertEqual(evaluated["skipped"]["unreadable_image"],
-                     report["_skipped"]["unreadable_image"])
+                     report.skipped["unreadable_image"])
     self.assertEqual(evaluated["skipped"]["missing_image_file"],
                      coco.load_instances(self.dataset)[1]["missing_image_file"])
-    self.assertEqual(evaluated["instances"], len(report["_instances"]))
+    self.assertEqual(evaluated["instances"], len(report.instances))
     counts = coco.load_instances(self.dataset)[1]
     self.assertEqual({k: v for k, v in evaluated["skipped"].items() if k != "unreadable_image"},
                      {k: v for k, v in counts.items() if v})

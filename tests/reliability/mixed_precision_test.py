@@ -27,11 +27,11 @@ class MixedPrecisionTest(tf.test.TestCase):
             f"train.precision = '{policy}'", "train.epochs = 1", "train.steps_per_epoch = 4",
             "train.eval_every_epochs = 0", "train.verbose = 0", "train.num_visualized = 0",
             "train.image_every_epochs = 0"])
-        report = train_lib.train(workdir=os.path.join(self.get_temp_dir(), policy))
-        for name, value in report["_train_metrics"].items():
+        result = train_lib.train(workdir=os.path.join(self.get_temp_dir(), policy))
+        for name, value in result.train_metrics.items():
           self.assertTrue(np.isfinite(value), f"{policy}: {name} = {value}")
-        self.assertGreater(report["_train_metrics"]["sup_loss_1"], 0.0)
-        self.assertTrue(np.isfinite(report["ensemble"]["AP"]))
+        self.assertGreater(result.train_metrics["sup_loss_1"], 0.0)
+        self.assertTrue(np.isfinite(result.report.metrics["ensemble"]["AP"]))
         self.assertEqual(keras.mixed_precision.global_policy().name, policy)
         gin.clear_config()
 

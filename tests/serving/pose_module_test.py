@@ -211,8 +211,8 @@ class EvalParityAndPredictTest(tf.test.TestCase):
   def test_saved_model_keypoints_and_ap_equal_eval(self):
     students, _ = evaluator.restore_students(self.task, self.workdir)
     report = evaluator.evaluate(students, self.task, flip_test=True)
-    instances = report["_instances"]
-    xy_eval, scores_eval = report["_predictions"]["ensemble"]
+    instances = report.instances
+    xy_eval, scores_eval = report.predictions["ensemble"]
     loaded = tf.saved_model.load(self.saved).signatures["serving_default"]
     xy = np.zeros_like(xy_eval)
     scores = np.zeros_like(scores_eval)
@@ -226,7 +226,7 @@ class EvalParityAndPredictTest(tf.test.TestCase):
     areas = instances.boxes[:, 2] * instances.boxes[:, 3] * self.task.padding ** 2
     results = metrics.to_coco_results(instances.image_ids, xy, scores, instances.scores, areas)
     ap = metrics.coco_keypoint_metrics(self.task.val_set.annotation_path, results)["AP"]
-    self.assertEqual(ap, report["ensemble"]["AP"])
+    self.assertEqual(ap, report.metrics["ensemble"]["AP"])
 
   def test_saved_model_cli_run_gives_what_predict_gives(self):
     # TensorFlow's own client (what TF Serving users check signatures with) on a real image.

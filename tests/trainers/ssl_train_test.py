@@ -34,18 +34,18 @@ class SemiSupervisedTrainTest(tf.test.TestCase):
     tmp = self.get_temp_dir()
     full = self._run(os.path.join(tmp, "full"))
     again = self._run(os.path.join(tmp, "again"))
-    self.assertEqual(full["_history"], again["_history"])
+    self.assertEqual(full.history, again.history)
     for name in ("student_1", "student_2", "ensemble"):
-      self.assertIn(name, full)
-    losses = [e["loss"] for e in full["_history"]]
+      self.assertIn(name, full.report.metrics)
+    losses = [e["loss"] for e in full.history]
     self.assertTrue(np.all(np.isfinite(losses)))
     # Stop inside epoch 2 (step 5 of 9), rerun the same command: it continues from step 5 and
     # ends where the uninterrupted run ended (same data positions, same schedule).
     stopped = self._run(os.path.join(tmp, "resumed"), bindings=["train.max_steps_per_run = 5"])
-    self.assertEqual(stopped["_step"], 5)
+    self.assertEqual(stopped.step, 5)
     resumed = self._run(os.path.join(tmp, "resumed"))
-    self.assertLen(resumed["_history"], 2)  # the rest of epoch 2, then epoch 3
-    self.assertEqual(resumed["_history"][-1], full["_history"][-1])
+    self.assertLen(resumed.history, 2)  # the rest of epoch 2, then epoch 3
+    self.assertEqual(resumed.history[-1], full.history[-1])
     with open(os.path.join(tmp, "resumed", "summary.json")) as f:
       self.assertEqual(json.load(f)["step"], 9)
     self.assertEqual(resumed["student_2"]["AP"], full["student_2"]["AP"])

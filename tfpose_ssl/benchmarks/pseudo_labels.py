@@ -40,7 +40,6 @@ from tfpose_ssl import io_utils
 from tfpose_ssl import runtime
 from tfpose_ssl import task as task_lib
 from tfpose_ssl import training as train_lib
-from tfpose_ssl.data import pipeline
 from tfpose_ssl.evaluation import evaluator
 from tfpose_ssl.ops import augment as augment_lib
 from tfpose_ssl.ops import pseudo_heatmaps as ph
@@ -183,14 +182,13 @@ def run(checkpoint, num_strong, num_batches, batch_size, seed, out_dir):
   if not num_labeled:
     raise ValueError("the run has no COCO-Partial split (train.num_labeled): its unlabeled "
                      "people have no held-back labels to measure pseudo-labels against")
-  _, held_out = train_lib.labeled_instances(
-      task, num_labeled, bindings.get("split_mode", "random"), bindings.get("split_seed", 0),
-      bindings.get("split_file"), workdir)
+  _, held_out = task.split_train_set(
+      num_labeled, train_lib.split_path(workdir, bindings.get("split_file")),
+      bindings.get("split_seed", 0), bindings.get("split_mode", "random"))
   students, path = evaluator.restore_students(task, checkpoint)
   spec = views_lib.MultiViewAugment(num_weak=1 + num_strong, num_strong=num_strong,
                                     loss_view="extra", weak=augment_lib.TopDownAugment())
-  data = pipeline.unlabeled_dataset(held_out, codec, batch_size, spec, seed=seed,
-                                    padding=task.padding, canvas_size=task.canvas_size)
+  data = task.unlabeled_dataset(held_out, batch_size, spec, seed=seed)
   loss, size = views_lib.padded_frame(codec.heatmap_size)
   frame = {"loss": loss, "size": size, "offset": loss[:2]}
   report = {"checkpoint": os.path.relpath(path) if path.startswith(os.getcwd()) else path,

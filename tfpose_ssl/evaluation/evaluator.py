@@ -4,8 +4,10 @@ Used by the eval binary (`python -m tfpose_ssl.eval`), by training-time validati
 export parity checks.
 """
 
+import dataclasses
 import json
 import os
+from typing import Any, Dict, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -14,6 +16,50 @@ from tfpose_ssl import io_utils
 from tfpose_ssl.data import coco
 from tfpose_ssl.evaluation import inference
 from tfpose_ssl.evaluation import metrics as metrics_lib
+
+
+@dataclasses.dataclass
+class EvalReport:
+  """One evaluation of named models (student_1, student_2, ensemble) on a validation set.
+
+  Attributes:
+    metrics: {model: {'AP', 'AP50', 'AP75', 'APm', 'APl', 'AR', ...; with ground-truth boxes
+      also 'PCK' (mean), 'PCK_per_joint' `[J]`, 'PCK_meta' {group: value}}}.
+    predictions: {model: (keypoints `[N, J, 2]` image pixels, scores `[N, J]`)}, one row per
+      evaluated instance.
+    instances: the evaluated `coco.Instances` (fewer than loaded with `max_instances`).
+    valid: `[N]` bool, False for instances whose image could not be read (no prediction).
+    skipped: the annotation file's skipped or fixed instances by reason (crowd, unknown
+      image, low score, missing file, ...) and `unreadable_image` over the evaluated ones.
+    loaded: instances read from the annotation file.
+  """
+  metrics: Dict[str, Dict[str, Any]]
+  predictions: Dict[str, Tuple[np.ndarray, np.ndarray]]
+  instances: Any
+  valid: np.ndarray
+  skipped: Dict[str, int]
+  loaded: int
+
+  def best_model(self):
+    """The model with the highest AP."""
+    return max(self.metrics, key=lambda name: self.metrics[name]["AP"])
+
+  def evaluated_set(self):
+    """What the evaluation covered, for the saved summaries: the instances read from the
+    annotation file (`loaded_instances`), the instances and images evaluated, and `skipped`."""
+    return {"loaded_instances": int(self.loaded),
+            "instances": int(len(self.instances)),
+            "images": int(len(set(self.instances.image_ids.tolist()))),
+            "skipped": dict(self.skipped)}
+
+  def table(self):
+    """A short Markdown table of AP and PCK per model."""
+    lines = ["| model | AP | AP50 | AP75 | AR | PCK@0.1 |", "|---|---|---|---|---|---|"]
+    for name, m in self.metrics.items():
+      pck = f"{100 * m['PCK']:.1f}" if "PCK" in m else "-"
+      lines.append(f"| {name} | {100 * m['AP']:.1f} | {100 * m['AP50']:.1f} | "
+                   f"{100 * m['AP75']:.1f} | {100 * m['AR']:.1f} | {pck} |")
+    return "\n".join(lines)
 
 
 def model_sets(students):
@@ -28,10 +74,8 @@ def evaluate(students, task, out_dir=None, detections=None, score_threshold=None
              flip_test=None, batch_size=32, max_instances=None):
   """COCO AP/AR and PCK@0.1 of each student (and the ensemble) on `task.val_set`.
 
-  Returns {name: {'AP', 'AP50', ..., 'PCK': mean, 'PCK_per_joint': [J], 'PCK_meta': {...}},
-  '_predictions': {name: (keypoints, scores)}, '_instances': Instances, '_skipped': counts of
-  skipped instances by reason}. PCK is computed on
-  ground-truth boxes only (with detector boxes there is no one-to-one match).
+  Returns an `EvalReport`. PCK is computed on ground-truth boxes only (with detector boxes
+  there is no one-to-one match).
   """
   codec = task.codec
   detections = task.val_detections if detections is None else detections
@@ -47,14 +91,14 @@ def evaluate(students, task, out_dir=None, detections=None, score_threshold=None
   loaded = len(instances)
   if max_instances:
     instances = first_images(instances, max_instances)
-  report = {"_predictions": {}, "_instances": instances, "_skipped": skipped, "_loaded": loaded,
-            "_valid": np.ones(len(instances), bool)}
+  report = EvalReport(metrics={}, predictions={}, instances=instances,
+                      valid=np.ones(len(instances), bool), skipped=skipped, loaded=loaded)
   for name, models in model_sets(students).items():
     xy, scores, valid = inference.predict_instances(models, codec, instances, batch_size,
                                                     flip_test, task.padding)
-    report["_valid"] = valid
+    report.valid = valid
     if not valid.all():
-      report["_skipped"]["unreadable_image"] = int((~valid).sum())
+      report.skipped["unreadable_image"] = int((~valid).sum())
     areas = instances.boxes[:, 2] * instances.boxes[:, 3] * task.padding ** 2
     # Instances whose image could not be read get no prediction (they count as misses).
     results = metrics_lib.to_coco_results(instances.image_ids[valid], xy[valid], scores[valid],
@@ -70,8 +114,8 @@ def evaluate(students, task, out_dir=None, detections=None, score_threshold=None
       p = metrics_lib.pck(xy[valid], instances.keypoints[valid], instances.boxes[valid], alpha=0.1)
       metrics.update(PCK=p["mean"], PCK_per_joint=[float(v) for v in p["per_joint"]],
                      PCK_meta=p["meta"])
-    report[name] = metrics
-    report["_predictions"][name] = (xy, scores)
+    report.metrics[name] = metrics
+    report.predictions[name] = (xy, scores)
     if out_dir:
       io_utils.atomic_write_text(os.path.join(out_dir, f"{name}_results.json"),
                                  json.dumps(results))
@@ -86,19 +130,6 @@ def first_images(instances, max_instances):
   return instances.select(np.isin(instances.image_ids, list(kept)))
 
 
-def evaluated_set(report):
-  """What an evaluation covered, for the saved summaries: the instances read from the
-  annotation file (`loaded_instances`), the instances and images evaluated (fewer with
-  `max_instances`), and `skipped`: the annotation file's skips by reason (crowd, unknown image,
-  low score, missing file, ...; over the whole file) and `unreadable_image` (over the
-  evaluated instances)."""
-  instances = report["_instances"]
-  return {"loaded_instances": int(report.get("_loaded", len(instances))),
-          "instances": int(len(instances)),
-          "images": int(len(set(instances.image_ids.tolist()))),
-          "skipped": dict(report["_skipped"])}
-
-
 def _subset_annotations(annotation_path, image_ids, out_dir):
   with open(annotation_path) as f:
     data = json.load(f)
@@ -107,18 +138,6 @@ def _subset_annotations(annotation_path, image_ids, out_dir):
   path = os.path.join(out_dir or ".", "val_subset_annotations.json")
   io_utils.atomic_write_text(path, json.dumps(data))
   return path
-
-
-def format_report(report):
-  """A short table of AP and PCK per model."""
-  lines = ["| model | AP | AP50 | AP75 | AR | PCK@0.1 |", "|---|---|---|---|---|---|"]
-  for name, m in report.items():
-    if name.startswith("_"):
-      continue
-    pck = f"{100 * m['PCK']:.1f}" if "PCK" in m else "-"
-    lines.append(f"| {name} | {100 * m['AP']:.1f} | {100 * m['AP50']:.1f} | "
-                 f"{100 * m['AP75']:.1f} | {100 * m['AR']:.1f} | {pck} |")
-  return "\n".join(lines)
 
 
 def restore_students(task, checkpoint):

@@ -185,15 +185,13 @@ class ValidationCallback(keras.callbacks.Callback):
       return  # the final evaluation runs after training
     report = self.evaluate_fn()
     write_validation(self.writer, report, current_step(self.model))
-    print(" | ".join(f"{name} AP {100 * m['AP']:.1f}" for name, m in report.items()
-                     if not name.startswith("_")), flush=True)
+    print(" | ".join(f"{name} AP {100 * m['AP']:.1f}" for name, m in report.metrics.items()),
+          flush=True)
 
 
 def write_validation(writer, report, step):
   with writer.as_default(step=step):
-    for name, metrics in report.items():
-      if name.startswith("_"):
-        continue
+    for name, metrics in report.metrics.items():
       for key in ("AP", "AP50", "AP75", "AR", "PCK"):
         if key in metrics and np.isfinite(metrics[key]):
           tf.summary.scalar(f"val/{name}/{key}", metrics[key])
