@@ -19,7 +19,7 @@ LAYERS = {
     "ops": 1,
     "data": 2, "models": 2,
     "trainers": 3, "evaluation": 3, "serving": 3, "task": 3,
-    "config": 4, "configurables": 4, "training": 4, "train": 4, "eval": 4, "export": 4,
+    "api": 4, "config": 4, "configurables": 4, "training": 4, "train": 4, "eval": 4, "export": 4,
     "predict": 4, "demo": 4, "benchmarks": 4, "tools": 4,
 }
 PACKAGE = os.path.join(testing.REPO_ROOT, "tfpose_ssl")

@@ -4,10 +4,12 @@ import json
 import os
 
 import gin
+import keras
 import numpy as np
 import tensorflow as tf
 
 from tests import testing
+from tfpose_ssl import api
 from tfpose_ssl import config as config_lib
 from tfpose_ssl import task as task_lib
 from tfpose_ssl import training as train_lib
@@ -108,6 +110,13 @@ class SupervisedTrainTest(tf.test.TestCase):
     trained = result.report.metrics["student_1"]
     self.assertAllClose(again["AP"], trained["AP"])
     self.assertAllClose(again["PCK"], trained["PCK"])
+    # The Python API: the same student from the workdir alone, as a keras.Model.
+    student, api_task = api.load_student(workdir)
+    self.assertIsInstance(student, keras.Model)
+    self.assertAllClose(evaluator.evaluate([student], api_task).metrics["student_1"]["AP"],
+                        trained["AP"])
+    with self.assertRaisesRegex(ValueError, "student_2"):
+      api.load_student(workdir, "student_2")  # a supervised run has one student
 
 
 if __name__ == "__main__":

@@ -11,8 +11,8 @@ import numpy as np
 import tensorflow as tf
 
 from tests import testing
+from tfpose_ssl import api
 from tfpose_ssl import task as task_lib
-from tfpose_ssl.data import coco
 from tfpose_ssl.evaluation import evaluator
 from tfpose_ssl.evaluation import inference
 from tfpose_ssl.evaluation import metrics
@@ -213,14 +213,13 @@ class EvalParityAndPredictTest(tf.test.TestCase):
     report = evaluator.evaluate(students, self.task, flip_test=True)
     instances = report.instances
     xy_eval, scores_eval = report.predictions["ensemble"]
-    loaded = tf.saved_model.load(self.saved).signatures["serving_default"]
+    exported = api.load_exported(self.saved)  # the Python API users call
     xy = np.zeros_like(xy_eval)
     scores = np.zeros_like(scores_eval)
     for image_id in np.unique(instances.image_ids):
       rows = np.nonzero(instances.image_ids == image_id)[0]
       image = tf.io.decode_jpeg(tf.io.read_file(instances.image_paths[rows[0]]), channels=3)
-      out = loaded(image=image, boxes=tf.constant(instances.boxes[rows]))
-      xy[rows], scores[rows] = out["keypoints"].numpy(), out["scores"].numpy()
+      xy[rows], scores[rows] = exported(image, instances.boxes[rows])
     self.assertAllClose(xy, xy_eval, atol=1e-2)
     self.assertAllClose(scores, scores_eval, atol=1e-5)
     areas = instances.boxes[:, 2] * instances.boxes[:, 3] * self.task.padding ** 2

@@ -9,7 +9,6 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from tfpose_ssl import io_utils
 from tfpose_ssl.data import coco
 from tfpose_ssl.evaluation import metrics
 from tfpose_ssl.evaluation import visualize
