@@ -311,18 +311,16 @@ class DualStudentTrainer(keras.Model):
       refined.append(ph.threshold_and_refine(ensembled, self.threshold, self.sigma, self.refine,
                                              self.frame))
       uncertainties.append(ph.uncertainty(self.in_loss_frame(stack)))
-    (t1, w1), (t2, w2) = refined
     u1, u2 = uncertainties
     if self.selection:
-      target_1 = (ph.select(t1, t2, u1, u2, self.margin), ph.select(w1, w2, u1, u2, self.margin))
-      target_2 = (ph.select(t2, t1, u2, u1, self.margin), ph.select(w2, w1, u2, u1, self.margin))
-      from_other_1 = 1.0 - tf.cast(ph.keeps_own(u1, u2, self.margin), tf.float32)
-      from_other_2 = 1.0 - tf.cast(ph.keeps_own(u2, u1, self.margin), tf.float32)
+      target_1, kept_1 = ph.select(refined[0], refined[1], u1, u2, self.margin)
+      target_2, kept_2 = ph.select(refined[1], refined[0], u2, u1, self.margin)
+      from_other = [1.0 - tf.cast(kept, tf.float32) for kept in (kept_1, kept_2)]
     else:
-      target_1, target_2 = (t2, w2), (t1, w1)
-      from_other_1 = from_other_2 = tf.ones_like(u1)
-    stats = {"ensembles": ensembles, "own": [(t1, w1), (t2, w2)], "uncertainty": [u1, u2],
-             "from_other": [from_other_1, from_other_2],
+      target_1, target_2 = refined[1], refined[0]
+      from_other = [tf.ones_like(u1)] * 2
+    stats = {"ensembles": ensembles, "own": refined, "uncertainty": uncertainties,
+             "from_other": from_other,
              "strong_max": [self._strong_max(views_1, ensembles[0]),
                             self._strong_max(views_2, ensembles[1])]}
     return target_1, target_2, stats
