@@ -36,7 +36,7 @@ from tfpose_ssl.ops import geometry
 from tfpose_ssl.ops import losses
 from tfpose_ssl.ops import pseudo_heatmaps as ph
 from tfpose_ssl.ops import views as views_lib
-from tfpose_ssl.trainers import supervised
+from tfpose_ssl.trainers import base
 
 
 class VectorMean(keras.metrics.Metric):
@@ -126,7 +126,7 @@ def labels_in_view(keypoints, pck_radius, view_from_base, stride):
 
 
 @gin.configurable(denylist=["build_model", "codec", "views"])
-class DualStudentTrainer(keras.Model):
+class DualStudentTrainer(base.PoseTrainer):
   """Two students trained together on labeled and unlabeled crops (see module docstring).
 
   Args:
@@ -210,21 +210,6 @@ class DualStudentTrainer(keras.Model):
       self.trackers[f"joint_uncertainty_{i}"] = VectorMean(joints, f"joint_uncertainty_{i}")
       self.trackers[f"joint_strong_max_{i}"] = VectorMean(joints, f"joint_strong_max_{i}")
     self.built = True  # else fit() calls self(x) on the first element of the data and fails
-
-  def compile(self, optimizers, **kwargs):  # pylint: disable=arguments-differ
-    super().compile(optimizer=optimizers[0], **kwargs)
-    self.student_optimizers = list(optimizers)
-    supervised.build_optimizers(self.student_optimizers, self.students)
-
-  def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-    """Skipped: students and optimizers are built explicitly. Keras' version takes a batch
-    from the training iterator and reduces it with `strategy.reduce`, which fails for dict
-    batches under MultiWorkerMirroredStrategy (and wastes one batch per `fit` call)."""
-    del iterator, data_batch
-
-  def checkpoint_items(self):
-    return {"student_1": self.student_1, "student_2": self.student_2,
-            "optimizer_1": self.student_optimizers[0], "optimizer_2": self.student_optimizers[1]}
 
   def call(self, images, training=False):
     return 0.5 * (self.student_1(images, training=training) +
@@ -361,29 +346,22 @@ class DualStudentTrainer(keras.Model):
 
   def _burn_in_step(self, labeled):
     """Both students on labeled crops only (Eq. 1)."""
-    global_l = supervised.global_batch_size(labeled["image"])
+    global_l = base.global_batch_size(labeled["image"])
     with tf.GradientTape() as tape:
       per_student, total = [], 0.0
       for i, student in enumerate(self.students):
         sup = losses.heatmap_mse(student(labeled["image"], training=True), labeled["heatmaps"],
                                  labeled["target_weight"])
-        total += supervised.scaled(self.student_optimizers[i], tf.reduce_sum(sup) / global_l)
+        total += base.scaled(self.student_optimizers[i], tf.reduce_sum(sup) / global_l)
         per_student.append(sup)
-    self._apply(tape, total)
+    self._apply_gradients(tape, total)
     self.trackers["loss"].update_state(sum(tf.reduce_mean(s) for s in per_student))
     for i, sup in enumerate(per_student):
       self.trackers[f"sup_loss_{i + 1}"].update_state(tf.reduce_mean(sup))
     if "valid" in labeled:
       self.trackers["skipped_images"].update_state(tf.reduce_sum(1.0 - labeled["valid"]))
-    return supervised.as_logs({name: self.trackers[name].result()
+    return base.as_logs({name: self.trackers[name].result()
                                for name in self.progress_metrics()})
-
-  def _apply(self, tape, total):
-    variables = [s.trainable_variables for s in self.students]
-    gradients = tape.gradient(total, variables[0] + variables[1])
-    n_1 = len(variables[0])
-    self.student_optimizers[0].apply_gradients(zip(gradients[:n_1], variables[0]))
-    self.student_optimizers[1].apply_gradients(zip(gradients[n_1:], variables[1]))
 
   def _forward(self, student, labeled_images, loss_images):
     """A student's training-mode heatmaps on labeled crops and on the loss view."""
@@ -435,8 +413,8 @@ class DualStudentTrainer(keras.Model):
       loss_images = cut
 
     x_labeled = labeled["image"]
-    global_l = supervised.global_batch_size(x_labeled)
-    global_u = supervised.global_batch_size(views)
+    global_l = base.global_batch_size(x_labeled)
+    global_u = base.global_batch_size(views)
     weight = self.unsupervised_weight * sigmoid_rampup(step, self.burn_in_steps,
                                                        self.rampup_steps)
 
@@ -461,9 +439,9 @@ class DualStudentTrainer(keras.Model):
         unsup = losses.heatmap_mse(predictions[i][1], tf.stop_gradient(targets),
                                    tf.stop_gradient(weights) * readable)
         loss = tf.reduce_sum(sup) / global_l + weight * tf.reduce_sum(unsup) / global_u
-        total += supervised.scaled(self.student_optimizers[i], loss)
+        total += base.scaled(self.student_optimizers[i], loss)
         per_student.append((sup, unsup))
-    self._apply(tape, total)
+    self._apply_gradients(tape, total)
 
     # Monitoring: losses, selection and threshold rates, uncertainty, Fig. 4, pseudo-label PCK.
     self.trackers["unsup_weight"].update_state(weight)
@@ -491,7 +469,7 @@ class DualStudentTrainer(keras.Model):
       if self.measure_pseudo_labels:
         self._measure(unlabeled, loss_matrix, n, (own_targets, own_weights), (targets, weights),
                       predictions[i][1])
-    return supervised.as_logs({name: self.trackers[name].result()
+    return base.as_logs({name: self.trackers[name].result()
                                for name in self.progress_metrics()})
 
   def _measure(self, unlabeled, loss_matrix, n, before, after, own_prediction):
