@@ -47,7 +47,8 @@ class PoseTrainer(keras.Model):
   - `compile(optimizers)`: one optimizer per student, in order; built at once.
   - `student_optimizers`: those optimizers. `student_optimizers[0].iterations` is the step
     counter (`callbacks.current_step`); each one's `learning_rate` is logged.
-  - `checkpoint_items()`: {name: student or optimizer} for `tf.train.Checkpoint`.
+  - `checkpoint_items()`: {name: student or optimizer} for `tf.train.Checkpoint` (and the
+    variables `CheckpointCallback` checks are finite before saving).
   - `start_phase(step)`, `phase_end(step)`, `uses_unlabeled_at(step)`: training phases (one
     by default). `training.train` calls `start_phase` before each `fit` and ends a `fit` at
     `phase_end`; the data of a `fit` holds unlabeled crops when `uses_unlabeled_at` its first
@@ -59,9 +60,12 @@ class PoseTrainer(keras.Model):
   - When `uses_unlabeled`: `views`, the `MultiViewAugment` the unlabeled pipeline draws the
     views with, and `pseudo_label_images(unlabeled_batch)`, a uint8 `[1, H, W, 3]` image.
 
+  The benchmarks and tests also call `train_step` directly (in a `tf.function`) after
+  `compile`.
+
   Subclasses build `students` in `__init__` (also as attributes `student_1`, ...; set
   `self.built = True` there, else `fit` calls the trainer on a batch) and define `train_step`,
-  `metrics` and `call`.
+  `call` and `metrics` (every tracker; Keras resets them when an epoch starts).
   """
 
   uses_unlabeled = False
