@@ -52,9 +52,8 @@ def np_threshold_and_refine(heatmaps, threshold, sigma, refine, frame=None):
 
 def np_select(own, other, u_own, u_other, margin):
   take = u_own + margin < u_other
-  if own.ndim == 4:
-    take = take[:, None, None, :]
-  return np.where(take, own, other)
+  return ((np.where(take[:, None, None, :], own[0], other[0]), np.where(take, own[1], other[1])),
+          take)
 
 
 class PseudoHeatmapsTest(tf.test.TestCase, parameterized.TestCase):
@@ -122,23 +121,29 @@ class PseudoHeatmapsTest(tf.test.TestCase, parameterized.TestCase):
   @parameterized.parameters(*MODES)
   def test_select_matches_numpy(self, mode):
     rng = np.random.default_rng(1)
-    own, other = self.views[0], self.views[1]
     u_own = rng.uniform(0, 0.3, size=(3, 5)).astype(np.float32)
     u_other = rng.uniform(0, 0.3, size=(3, 5)).astype(np.float32)
-    self.assertAllClose(_run(mode, ph.select, own, other, u_own, u_other, margin=0.05),
-                        np_select(own, other, u_own, u_other, 0.05))
-    w_own, w_other = (rng.uniform(size=(3, 5)) > 0.5).astype(np.float32), np.ones((3, 5),
-                                                                                 np.float32)
-    self.assertAllClose(_run(mode, ph.select, w_own, w_other, u_own, u_other, margin=0.05),
-                        np_select(w_own, w_other, u_own, u_other, 0.05))
+    own = (self.views[0], (rng.uniform(size=(3, 5)) > 0.5).astype(np.float32))
+    other = (self.views[1], np.ones((3, 5), np.float32))
+    (targets, weights), kept = _run(mode, ph.select, own, other, u_own, u_other, margin=0.05)
+    (np_targets, np_weights), np_kept = np_select(own, other, u_own, u_other, 0.05)
+    self.assertAllEqual(kept, np_kept)
+    self.assertAllEqual(targets, np_targets)
+    self.assertAllEqual(weights, np_weights)
 
   @parameterized.parameters(*MODES)
-  def test_keeps_own_is_the_margin_rule(self, mode):
+  def test_select_keeps_own_by_the_margin(self, mode):
     # Own 0.10 vs other 0.20: 0.15 < 0.20 keeps own; 0.10 vs 0.14: 0.15 >= 0.14 takes the
     # other's; equal uncertainties take the other's (the margin favours the other student).
-    kept = _run(mode, ph.keeps_own, np.array([[0.10, 0.10, 0.20]], np.float32),
-                np.array([[0.20, 0.14, 0.20]], np.float32), margin=0.05)
+    # The one decision picks the target, its weight and the returned `kept` alike.
+    own = (np.ones((1, 2, 2, 3), np.float32), np.ones((1, 3), np.float32))
+    other = (np.zeros((1, 2, 2, 3), np.float32), np.zeros((1, 3), np.float32))
+    (targets, weights), kept = _run(mode, ph.select, own, other,
+                                    np.array([[0.10, 0.10, 0.20]], np.float32),
+                                    np.array([[0.20, 0.14, 0.20]], np.float32), margin=0.05)
     self.assertAllEqual(kept, [[True, False, False]])
+    self.assertAllEqual(weights, [[1.0, 0.0, 0.0]])
+    self.assertAllEqual(targets[0], np.broadcast_to([1.0, 0.0, 0.0], (2, 2, 3)))
 
   @parameterized.parameters(*MODES)
   def test_hand_cases(self, mode):
@@ -161,10 +166,16 @@ class PseudoHeatmapsTest(tf.test.TestCase, parameterized.TestCase):
     self.assertAllClose(weights, [[0.0]])
     self.assertAllClose(targets, np.zeros((1, 2, 2, 1)))
     # Margin: own uncertainty 0.10 vs other 0.16 -> own (0.15 < 0.16); vs 0.15 -> other.
-    own, other = np.ones((1, 2, 2, 1), np.float32), np.zeros((1, 2, 2, 1), np.float32)
-    self.assertAllClose(_run(mode, ph.select, own, other, [[0.10]], [[0.16]], margin=0.05), own)
-    self.assertAllClose(_run(mode, ph.select, own, other, [[0.10]], [[0.15]], margin=0.05),
-                        other)
+    own = (np.ones((1, 2, 2, 1), np.float32), np.ones((1, 1), np.float32))
+    other = (np.zeros((1, 2, 2, 1), np.float32), np.zeros((1, 1), np.float32))
+    (targets, weights), kept = _run(mode, ph.select, own, other, [[0.10]], [[0.16]], margin=0.05)
+    self.assertAllClose(targets, own[0])
+    self.assertAllClose(weights, own[1])
+    self.assertAllEqual(kept, [[True]])
+    (targets, weights), kept = _run(mode, ph.select, own, other, [[0.10]], [[0.15]], margin=0.05)
+    self.assertAllClose(targets, other[0])
+    self.assertAllClose(weights, other[1])
+    self.assertAllEqual(kept, [[False]])
 
   @parameterized.parameters(*MODES)
   def test_ties_go_to_the_first_maximum_in_row_major_order(self, mode):

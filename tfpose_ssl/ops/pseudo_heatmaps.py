@@ -88,22 +88,25 @@ def threshold_and_refine(heatmaps, threshold=0.1, sigma=codec_lib.SIGMA, refine=
 MARGIN = 0.05
 
 
-def keeps_own(u_own, u_other, margin=MARGIN):
-  """Eq. 7's rule: `[B, J]` True where a student keeps its own pseudo-heatmap,
-  `u_own + margin < u_other`."""
-  return tf.convert_to_tensor(u_own, tf.float32) + margin < tf.convert_to_tensor(
-      u_other, tf.float32)
-
-
 def select(own, other, u_own, u_other, margin=MARGIN):
-  """Eq. 7: per joint, `own` where `keeps_own(u_own, u_other, margin)`, otherwise `other`.
+  """Eq. 7, cross-student selection: per joint, a student keeps its own pseudo-heatmap where it
+  is more certain than the other student by the margin, `u_own + margin < u_other`, and takes
+  the other student's otherwise (equal uncertainties take the other's).
 
-  `own`/`other` are `[B, H, W, J]` (targets) or `[B, J]` (weights, selected the same way);
-  `u_own`/`u_other` are `[B, J]`.
+  One decision per joint selects the target and its weight, and is returned as well, so that
+  statistics of the selection count what it did.
+
+  Args:
+    own: the student's (targets `[B, H, W, J]`, weights `[B, J]`).
+    other: the other student's (targets, weights), the same shapes.
+    u_own, u_other: their uncertainties `[B, J]` (Eq. 6).
+    margin: Delta.
+
+  Returns:
+    ((targets, weights) selected joint by joint, `kept` `[B, J]`: True where the own was kept).
   """
-  own = tf.convert_to_tensor(own)
-  other = tf.convert_to_tensor(other)
-  take_own = keeps_own(u_own, u_other, margin)
-  if own.shape.rank == 4:
-    take_own = take_own[:, None, None, :]
-  return tf.where(take_own, own, other)
+  kept = tf.convert_to_tensor(u_own, tf.float32) + margin < tf.convert_to_tensor(
+      u_other, tf.float32)
+  (own_targets, own_weights), (other_targets, other_weights) = own, other
+  targets = tf.where(kept[:, None, None, :], own_targets, other_targets)
+  return (targets, tf.where(kept, own_weights, other_weights)), kept

@@ -36,7 +36,7 @@ from tfpose_ssl.ops import geometry
 from tfpose_ssl.ops import losses
 from tfpose_ssl.ops import pseudo_heatmaps as ph
 from tfpose_ssl.ops import views as views_lib
-from tfpose_ssl.trainers import supervised
+from tfpose_ssl.trainers import base
 
 
 class VectorMean(keras.metrics.Metric):
@@ -126,7 +126,7 @@ def labels_in_view(keypoints, pck_radius, view_from_base, stride):
 
 
 @gin.configurable(denylist=["build_model", "codec", "views"])
-class DualStudentTrainer(keras.Model):
+class DualStudentTrainer(base.PoseTrainer):
   """Two students trained together on labeled and unlabeled crops (see module docstring).
 
   Args:
@@ -210,21 +210,6 @@ class DualStudentTrainer(keras.Model):
       self.trackers[f"joint_uncertainty_{i}"] = VectorMean(joints, f"joint_uncertainty_{i}")
       self.trackers[f"joint_strong_max_{i}"] = VectorMean(joints, f"joint_strong_max_{i}")
     self.built = True  # else fit() calls self(x) on the first element of the data and fails
-
-  def compile(self, optimizers, **kwargs):  # pylint: disable=arguments-differ
-    super().compile(optimizer=optimizers[0], **kwargs)
-    self.student_optimizers = list(optimizers)
-    supervised.build_optimizers(self.student_optimizers, self.students)
-
-  def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-    """Skipped: students and optimizers are built explicitly. Keras' version takes a batch
-    from the training iterator and reduces it with `strategy.reduce`, which fails for dict
-    batches under MultiWorkerMirroredStrategy (and wastes one batch per `fit` call)."""
-    del iterator, data_batch
-
-  def checkpoint_items(self):
-    return {"student_1": self.student_1, "student_2": self.student_2,
-            "optimizer_1": self.student_optimizers[0], "optimizer_2": self.student_optimizers[1]}
 
   def call(self, images, training=False):
     return 0.5 * (self.student_1(images, training=training) +
@@ -311,18 +296,16 @@ class DualStudentTrainer(keras.Model):
       refined.append(ph.threshold_and_refine(ensembled, self.threshold, self.sigma, self.refine,
                                              self.frame))
       uncertainties.append(ph.uncertainty(self.in_loss_frame(stack)))
-    (t1, w1), (t2, w2) = refined
     u1, u2 = uncertainties
     if self.selection:
-      target_1 = (ph.select(t1, t2, u1, u2, self.margin), ph.select(w1, w2, u1, u2, self.margin))
-      target_2 = (ph.select(t2, t1, u2, u1, self.margin), ph.select(w2, w1, u2, u1, self.margin))
-      from_other_1 = 1.0 - tf.cast(ph.keeps_own(u1, u2, self.margin), tf.float32)
-      from_other_2 = 1.0 - tf.cast(ph.keeps_own(u2, u1, self.margin), tf.float32)
+      target_1, kept_1 = ph.select(refined[0], refined[1], u1, u2, self.margin)
+      target_2, kept_2 = ph.select(refined[1], refined[0], u2, u1, self.margin)
+      from_other = [1.0 - tf.cast(kept, tf.float32) for kept in (kept_1, kept_2)]
     else:
-      target_1, target_2 = (t2, w2), (t1, w1)
-      from_other_1 = from_other_2 = tf.ones_like(u1)
-    stats = {"ensembles": ensembles, "own": [(t1, w1), (t2, w2)], "uncertainty": [u1, u2],
-             "from_other": [from_other_1, from_other_2],
+      target_1, target_2 = refined[1], refined[0]
+      from_other = [tf.ones_like(u1)] * 2
+    stats = {"ensembles": ensembles, "own": refined, "uncertainty": uncertainties,
+             "from_other": from_other,
              "strong_max": [self._strong_max(views_1, ensembles[0]),
                             self._strong_max(views_2, ensembles[1])]}
     return target_1, target_2, stats
@@ -363,29 +346,83 @@ class DualStudentTrainer(keras.Model):
 
   def _burn_in_step(self, labeled):
     """Both students on labeled crops only (Eq. 1)."""
-    global_l = supervised.global_batch_size(labeled["image"])
+    global_l = base.global_batch_size(labeled["image"])
     with tf.GradientTape() as tape:
       per_student, total = [], 0.0
       for i, student in enumerate(self.students):
         sup = losses.heatmap_mse(student(labeled["image"], training=True), labeled["heatmaps"],
                                  labeled["target_weight"])
-        total += supervised.scaled(self.student_optimizers[i], tf.reduce_sum(sup) / global_l)
+        total += base.scaled(self.student_optimizers[i], tf.reduce_sum(sup) / global_l)
         per_student.append(sup)
-    self._apply(tape, total)
+    self._apply_gradients(tape, total)
     self.trackers["loss"].update_state(sum(tf.reduce_mean(s) for s in per_student))
     for i, sup in enumerate(per_student):
       self.trackers[f"sup_loss_{i + 1}"].update_state(tf.reduce_mean(sup))
     if "valid" in labeled:
       self.trackers["skipped_images"].update_state(tf.reduce_sum(1.0 - labeled["valid"]))
-    return supervised.as_logs({name: self.trackers[name].result()
-                               for name in self.progress_metrics()})
+    return base.as_logs({name: self.trackers[name].result() for name in self.progress_metrics()})
 
-  def _apply(self, tape, total):
-    variables = [s.trainable_variables for s in self.students]
-    gradients = tape.gradient(total, variables[0] + variables[1])
-    n_1 = len(variables[0])
-    self.student_optimizers[0].apply_gradients(zip(gradients[:n_1], variables[0]))
-    self.student_optimizers[1].apply_gradients(zip(gradients[n_1:], variables[1]))
+  def train_step(self, data):
+    """One step of Eq. 9 for both students (steps 1-4 of the module docstring)."""
+    if self.burning_in:
+      return self._burn_in_step(data[0] if isinstance(data, tuple) else data)
+    labeled, unlabeled = data
+    step = self.student_optimizers[0].iterations
+    # 1. Each student's no-gradient predictions on the ensemble views.
+    aligned = self._view_predictions(unlabeled)
+    loss_images = self._loss_view_images(unlabeled, aligned, step)
+    weight = self.unsupervised_weight * sigmoid_rampup(step, self.burn_in_steps,
+                                                       self.rampup_steps)
+    with tf.GradientTape() as tape:
+      # 2. Training-mode predictions on the labeled crops and the loss view.
+      predictions = [self._forward(s, labeled["image"], loss_images[i])
+                     for i, s in enumerate(self.students)]
+      # 3. Pseudo-targets: Eq. 4, threshold-and-refine, Eq. 6, Eq. 7 (or Eq. 5).
+      stacks = self._ensemble_stacks(aligned, predictions)
+      *targets, stats = self.pseudo_targets(stacks[0], stacks[1])
+      # 4. Eq. 9 per student.
+      per_student, total = self._student_losses(labeled, unlabeled, predictions, targets, weight)
+    self._apply_gradients(tape, total)
+    self._monitor(labeled, unlabeled, predictions, targets, stats, per_student, weight)
+    return base.as_logs({name: self.trackers[name].result() for name in self.progress_metrics()})
+
+  def _view_predictions(self, unlabeled):
+    """Each student's no-gradient predictions on the other ensemble views, in the ensemble frame."""
+    spec = self.views
+    views, matrices = unlabeled["views"], unlabeled["matrices"]
+    nograd_ids = [v for v in range(spec.num_targets) if v != spec.loss_index]
+    if not nograd_ids:
+      return []  # the loss view is the only ensemble view
+    batch_u = tf.shape(views)[0]
+    image_shape = tf.shape(views)[2:]
+    loss_matrix = matrices[:, spec.loss_index]
+    nograd_images = tf.reshape(tf.transpose(tf.gather(views, nograd_ids, axis=1),
+                                            [1, 0, 2, 3, 4]),
+                               tf.concat([[-1], image_shape], 0))
+    nograd_matrices = tf.gather(matrices, nograd_ids, axis=1)
+    aligned = []
+    for student in self.students:
+      heatmaps = tf.stop_gradient(tf.cast(
+          student(nograd_images, training=self.target_bn_training), tf.float32))
+      heatmaps = tf.reshape(heatmaps, tf.concat([[len(nograd_ids), batch_u],
+                                                 tf.shape(heatmaps)[1:]], 0))
+      aligned.append(self.align(heatmaps, nograd_matrices, loss_matrix))
+    return aligned
+
+  def _loss_view_images(self, unlabeled, aligned, step):
+    """Each student's loss-view crops; with JointCutout, cut at the other student's joints."""
+    loss_images = [unlabeled["views"][:, self.views.loss_index]] * 2
+    if not self.joint_cutout:
+      return loss_images
+    seeds = tf.random.experimental.stateless_split(
+        tf.stack([tf.constant(self.seed, tf.int64), tf.cast(step, tf.int64)]), 2)
+    cut = []
+    for i in (0, 1):
+      other = self.in_loss_frame(ph.ensemble(aligned[1 - i], self.aggregate))
+      xy, scores = self.codec.decode(other)
+      cut.append(joint_cutout(loss_images[i], xy, scores, seeds[i], self.cutout_joints,
+                              self.cutout_size))
+    return cut
 
   def _forward(self, student, labeled_images, loss_images):
     """A student's training-mode heatmaps on labeled crops and on the loss view."""
@@ -397,88 +434,52 @@ class DualStudentTrainer(keras.Model):
     return (tf.cast(student(labeled_images, training=True), tf.float32),
             tf.cast(student(loss_images, training=True), tf.float32))
 
-  def train_step(self, data):
-    if self.burning_in:
-      return self._burn_in_step(data[0] if isinstance(data, tuple) else data)
-    labeled, unlabeled = data
+  def _ensemble_stacks(self, aligned, predictions):
+    """Each student's ensemble members `[V, B, H, W, J]`, in the views' [weak, strong] order."""
     spec = self.views
-    views = unlabeled["views"]
-    matrices = unlabeled["matrices"]
-    batch_u = tf.shape(views)[0]
-    image_shape = tf.shape(views)[2:]
-    loss_matrix = matrices[:, spec.loss_index]
-    nograd_ids = [v for v in range(spec.num_targets) if v != spec.loss_index]
-    step = self.student_optimizers[0].iterations
+    stacks = []
+    for i, (_, on_loss_view) in enumerate(predictions):
+      if spec.loss_view_in_ensemble:
+        # The loss view's (stop-gradient) prediction is its member, in its place (Fig. 4).
+        own = self.pad_to_frame(tf.stop_gradient(on_loss_view))[None]
+        members = ([aligned[i][:spec.loss_index], own, aligned[i][spec.loss_index:]] if aligned
+                   else [own])
+      else:
+        members = [aligned[i]]
+      stacks.append(tf.concat(members, axis=0))
+    return stacks
 
-    # 1. No-gradient predictions on the ensemble views, aligned to the ensemble frame.
-    aligned = []
-    if nograd_ids:
-      nograd_images = tf.reshape(tf.transpose(tf.gather(views, nograd_ids, axis=1),
-                                              [1, 0, 2, 3, 4]),
-                                 tf.concat([[-1], image_shape], 0))
-      nograd_matrices = tf.gather(matrices, nograd_ids, axis=1)
-      for student in self.students:
-        heatmaps = tf.stop_gradient(tf.cast(
-            student(nograd_images, training=self.target_bn_training), tf.float32))
-        heatmaps = tf.reshape(heatmaps, tf.concat([[len(nograd_ids), batch_u],
-                                                   tf.shape(heatmaps)[1:]], 0))
-        aligned.append(self.align(heatmaps, nograd_matrices, loss_matrix))
+  def _student_losses(self, labeled, unlabeled, predictions, targets, weight):
+    """Eq. 9: each student's (supervised, unsupervised) per-example losses, their scaled sum."""
+    global_l = base.global_batch_size(labeled["image"])
+    global_u = base.global_batch_size(unlabeled["views"])
+    per_student = []
+    total = 0.0  # both students' Eq. 9, each term depends on one student
+    readable = unlabeled["valid"][:, None] if "valid" in unlabeled else 1.0
+    for i, (target, target_weights) in enumerate(targets):
+      on_labeled, on_loss_view = predictions[i]
+      sup = losses.heatmap_mse(on_labeled, labeled["heatmaps"], labeled["target_weight"])
+      unsup = losses.heatmap_mse(on_loss_view, tf.stop_gradient(target),
+                                 tf.stop_gradient(target_weights) * readable)
+      loss = tf.reduce_sum(sup) / global_l + weight * tf.reduce_sum(unsup) / global_u
+      total += base.scaled(self.student_optimizers[i], loss)
+      per_student.append((sup, unsup))
+    return per_student, total
 
-    loss_images = [views[:, spec.loss_index]] * 2
-    if self.joint_cutout:
-      seeds = tf.random.experimental.stateless_split(
-          tf.stack([tf.constant(self.seed, tf.int64), tf.cast(step, tf.int64)]), 2)
-      cut = []
-      for i in (0, 1):
-        other = self.in_loss_frame(ph.ensemble(aligned[1 - i], self.aggregate))
-        xy, scores = self.codec.decode(other)
-        cut.append(joint_cutout(loss_images[i], xy, scores, seeds[i], self.cutout_joints,
-                                self.cutout_size))
-      loss_images = cut
-
-    x_labeled = labeled["image"]
-    global_l = supervised.global_batch_size(x_labeled)
-    global_u = supervised.global_batch_size(views)
-    weight = self.unsupervised_weight * sigmoid_rampup(step, self.burn_in_steps,
-                                                       self.rampup_steps)
-
-    with tf.GradientTape() as tape:
-      predictions = [self._forward(s, x_labeled, loss_images[i])
-                     for i, s in enumerate(self.students)]
-      stacks = []
-      for i in (0, 1):
-        members = [aligned[i]] if nograd_ids else []
-        if spec.loss_view_in_ensemble:
-          own = self.pad_to_frame(tf.stop_gradient(predictions[i][1]))[None]
-          # Keep the views in their [weak..., strong...] order (Fig. 4 statistics).
-          members = ([aligned[i][:spec.loss_index]] if nograd_ids else []) + [own] + (
-              [aligned[i][spec.loss_index:]] if nograd_ids else [])
-        stacks.append(tf.concat(members, axis=0))
-      target_1, target_2, stats = self.pseudo_targets(stacks[0], stacks[1])
-      per_student = []
-      total = 0.0  # sum of both students' (loss-scaled) Eq. 9; each depends on one student
-      readable = unlabeled["valid"][:, None] if "valid" in unlabeled else 1.0
-      for i, (targets, weights) in enumerate((target_1, target_2)):
-        sup = losses.heatmap_mse(predictions[i][0], labeled["heatmaps"], labeled["target_weight"])
-        unsup = losses.heatmap_mse(predictions[i][1], tf.stop_gradient(targets),
-                                   tf.stop_gradient(weights) * readable)
-        loss = tf.reduce_sum(sup) / global_l + weight * tf.reduce_sum(unsup) / global_u
-        total += supervised.scaled(self.student_optimizers[i], loss)
-        per_student.append((sup, unsup))
-    self._apply(tape, total)
-
-    # Monitoring: losses, selection and threshold rates, uncertainty, Fig. 4, pseudo-label PCK.
+  def _monitor(self, labeled, unlabeled, predictions, targets, stats, per_student, weight):
+    """Updates the trackers: losses, selection and threshold rates, uncertainty, Fig. 4, PCK."""
+    loss_matrix = unlabeled["matrices"][:, self.views.loss_index]
     self.trackers["unsup_weight"].update_state(weight)
     self.trackers["loss"].update_state(
         sum(tf.reduce_mean(s) + weight * tf.reduce_mean(u) for s, u in per_student))
     for batch in (labeled, unlabeled):
       if "valid" in batch:
         self.trackers["skipped_images"].update_state(tf.reduce_sum(1.0 - batch["valid"]))
-    ensemble_ids = list(range(spec.num_targets))
+    ensemble_ids = list(range(self.views.num_targets))
     for i, (sup, unsup) in enumerate(per_student):
       n = i + 1
       own_targets, own_weights = stats["own"][i]
-      targets, weights = (target_1, target_2)[i]
+      selected_targets, selected_weights = targets[i]
       self.trackers[f"sup_loss_{n}"].update_state(tf.reduce_mean(sup))
       self.trackers[f"unsup_loss_{n}"].update_state(tf.reduce_mean(unsup))
       self.trackers[f"from_other_{n}"].update_state(tf.reduce_mean(stats["from_other"][i]))
@@ -487,14 +488,12 @@ class DualStudentTrainer(keras.Model):
       self.trackers[f"joint_uncertainty_{n}"].update_state(stats["uncertainty"][i])
       self.trackers[f"joint_strong_max_{n}"].update_state(stats["strong_max"][i], own_weights)
       peaks = ph.first_argmax(self.in_loss_frame(stats["ensembles"][i]))
-      floor = self._uncertainty_floor(peaks, matrices, ensemble_ids, loss_matrix)
+      floor = self._uncertainty_floor(peaks, unlabeled["matrices"], ensemble_ids, loss_matrix)
       self.trackers[f"uncertainty_floor_{n}"].update_state(
           tf.math.divide_no_nan(tf.reduce_sum(floor * own_weights), tf.reduce_sum(own_weights)))
       if self.measure_pseudo_labels:
-        self._measure(unlabeled, loss_matrix, n, (own_targets, own_weights), (targets, weights),
-                      predictions[i][1])
-    return supervised.as_logs({name: self.trackers[name].result()
-                               for name in self.progress_metrics()})
+        self._measure(unlabeled, loss_matrix, n, (own_targets, own_weights),
+                      (selected_targets, selected_weights), predictions[i][1])
 
   def _measure(self, unlabeled, loss_matrix, n, before, after, own_prediction):
     """Pseudo-label PCK before/after selection and the student's own loss-view PCK."""
