@@ -49,7 +49,7 @@ MODES = {
     # Smoke check: one budget, every method, one seed, a short schedule.
     "quick": {"budgets": [300], "seeds": [0], "steps": 300, "burn_in": 150, "num_images": 600,
               "val_images": 150, "batch": 16},
-    # The README's protocol (~50 min per seed on a 2-core AVX2 EPYC).
+    # The protocol of docs/benchmarks.md (~50 min per seed on a 2-core AVX2 EPYC).
     "full": {"budgets": [300], "seeds": [0, 1, 2], "steps": 2000, "burn_in": 1000,
              "num_images": 1500, "val_images": 150, "batch": 16},
     # Unit-level check of the benchmark code itself (tests, with --base_config=configs/smoke.gin).
@@ -182,7 +182,7 @@ FLAGS = flags.FLAGS
 
 
 def _define_flags():
-  flags.DEFINE_enum("mode", "quick", list(MODES), "quick (smoke check) or full (README table).")
+  flags.DEFINE_enum("mode", "quick", list(MODES), "quick (smoke check) or full (docs/benchmarks.md table).")
   flags.DEFINE_string("out", "results/quality", "Output folder (runs/, <mode>.json, .md).")
   flags.DEFINE_string("data_root", "data/benchmark_synthetic", "Synthetic data folder.")
   flags.DEFINE_string("base_config", "configs/synthetic.gin", "Config the runs start from.")

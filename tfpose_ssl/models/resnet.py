@@ -116,7 +116,7 @@ def resnet_backbone(depth, input_shape, weights=None, width=64, synchronized_bn=
     if weights == "imagenet":
       raise ValueError(
           f"keras.applications has no ImageNet ResNet-{depth}; pass the path of a converted "
-          "torchvision .weights.h5 file instead (see README, 'Pretrained weights')")
+          "torchvision .weights.h5 file instead (see docs/design.md, 'Models and pretrained weights')")
     backbone = basic_resnet(depth, input_shape, width, synchronized_bn)
     normalization = (TORCHVISION_MEAN, TORCHVISION_VARIANCE)
   else:

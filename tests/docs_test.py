@@ -1,0 +1,28 @@
+"""docs/cli.md is the `--help` output of every binary as the code prints it today."""
+
+import os
+
+import tensorflow as tf
+
+from tests import testing
+from tfpose_ssl.tools import cli_help
+
+
+class CliHelpDocTest(tf.test.TestCase):
+
+  def test_docs_cli_md_matches_the_binaries_help(self):
+    path = os.path.join(testing.REPO_ROOT, "docs", "cli.md")
+    with open(path) as f:
+      committed = f.read()
+    self.assertEqual(committed, cli_help.render(testing.REPO_ROOT),
+                     f"docs/cli.md differs from the binaries' --help; regenerate it with "
+                     f"`{cli_help.REGENERATE}` from the repository root and commit it")
+
+  def test_the_repository_path_is_cut(self):
+    text = cli_help.help_text("predict", testing.REPO_ROOT)
+    self.assertIn("tfpose_ssl/predict.py:", text)
+    self.assertNotIn(testing.REPO_ROOT, text)
+
+
+if __name__ == "__main__":
+  tf.test.main()
