@@ -10,6 +10,9 @@ import tensorflow as tf
 
 from tfpose_ssl.data import coco
 from tfpose_ssl.data import synthetic
+from tfpose_ssl.data.synthetic import dataset
+from tfpose_ssl.data.synthetic import drawing
+from tfpose_ssl.data.synthetic import poses
 from tfpose_ssl.ops import keypoints as kp
 
 
@@ -69,24 +72,24 @@ class SyntheticTest(tf.test.TestCase):
 
   def test_occlusion_and_truncation_flags_from_painted_pixels(self):
     rng = np.random.default_rng(0)
-    canvas = synthetic.Canvas(200, 160)
-    pose = synthetic.sample_pose(rng, 150.0, (80.0, 100.0), 0.0)
+    canvas = drawing.Canvas(200, 160)
+    pose = poses.sample_pose(rng, 150.0, (80.0, 100.0), 0.0)
     pose["yaw"], pose["left_far"] = 0.0, False
     pose["face_cos"] = {j: 1.0 for j in pose["face_cos"]}
-    synthetic.draw_person(canvas, rng, pose, owner_base=0)
-    wrist = pose["joints"][synthetic.L_WRI]
-    keypoints, _, area = synthetic.label_person(canvas, pose, owner_base=0)
-    self.assertEqual(keypoints[synthetic.L_WRI, 2], 2)
+    drawing.draw_person(canvas, rng, pose, owner_base=0)
+    wrist = pose["joints"][poses.L_WRI]
+    keypoints, _, area = drawing.label_person(canvas, pose, owner_base=0)
+    self.assertEqual(keypoints[poses.L_WRI, 2], 2)
     self.assertEqual(area, float(np.sum((canvas.owner >= 0) & (canvas.owner < 10))))
     # Paint an occluder over the left wrist: it becomes labeled-but-occluded (v = 1).
     canvas.ellipse(wrist, 6.0, 6.0, 0.0, np.array([0.0, 0.0, 0.0], np.float32),
-                   synthetic.OCCLUDER_OWNER)
-    keypoints, _, _ = synthetic.label_person(canvas, pose, owner_base=0)
-    self.assertEqual(keypoints[synthetic.L_WRI, 2], 1)
-    self.assertAllClose(keypoints[synthetic.L_WRI, :2], np.round(wrist, 2))
+                   drawing.OCCLUDER_OWNER)
+    keypoints, _, _ = drawing.label_person(canvas, pose, owner_base=0)
+    self.assertEqual(keypoints[poses.L_WRI, 2], 1)
+    self.assertAllClose(keypoints[poses.L_WRI, :2], np.round(wrist, 2))
     # Move the figure half out of the image: joints outside become (0, 0, 0).
     shifted = dict(pose, joints=pose["joints"] + [0.0, 150.0])
-    keypoints, _, _ = synthetic.label_person(canvas, shifted, owner_base=0)
+    keypoints, _, _ = drawing.label_person(canvas, shifted, owner_base=0)
     outside = shifted["joints"][:, 1] > 199
     self.assertTrue(np.any(outside))
     self.assertAllEqual(keypoints[outside], np.zeros((int(outside.sum()), 3)))
@@ -123,7 +126,7 @@ class SyntheticTest(tf.test.TestCase):
     class Interrupted(Exception):
       pass
 
-    encode = synthetic.encode_jpeg
+    encode = dataset.encode_jpeg
     calls = []
 
     def encode_then_stop(pixels):
@@ -134,12 +137,12 @@ class SyntheticTest(tf.test.TestCase):
 
     # Before: the new images overwrote the old ones under their names, the old JSON stayed,
     # and the next run accepted old labels on new pixels.
-    with mock.patch.object(synthetic, "encode_jpeg", side_effect=encode_then_stop):
+    with mock.patch.object(dataset, "encode_jpeg", side_effect=encode_then_stop):
       with self.assertRaises(Interrupted):
         synthetic.generate_split(root, "val", num_images=4, seed=2)
     self.assertEqual(self._snapshot(root, "val"), before)  # labels and pixels as they were
     # Interrupted at the commit itself: all images of the new split written, the JSON not.
-    with mock.patch.object(synthetic.io_utils, "atomic_write_text", side_effect=Interrupted()):
+    with mock.patch.object(dataset.io_utils, "atomic_write_text", side_effect=Interrupted()):
       with self.assertRaises(Interrupted):
         synthetic.generate_split(root, "val", num_images=4, seed=2)
     self.assertEqual(self._snapshot(root, "val"), before)
@@ -163,7 +166,7 @@ class SyntheticTest(tf.test.TestCase):
 
   def test_an_interrupted_first_generation_is_not_accepted(self):
     root = os.path.join(self.get_temp_dir(), "first")
-    with mock.patch.object(synthetic, "encode_jpeg", side_effect=[b"jpeg", KeyboardInterrupt]):
+    with mock.patch.object(dataset, "encode_jpeg", side_effect=[b"jpeg", KeyboardInterrupt]):
       with self.assertRaises(KeyboardInterrupt):
         synthetic.synthetic_coco(root=root, split="val", num_images=3, seed=1)
     self.assertFalse(os.path.exists(os.path.join(root, "annotations",

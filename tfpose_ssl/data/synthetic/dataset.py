@@ -1,0 +1,186 @@
+"""Writes synthetic splits in COCO format, and loads them.
+
+`generate_split` writes a split (images named by a digest of their content, the annotation JSON
+last, under a per-split lock); `synthetic_coco` is the gin configurable that names one as a
+`coco.CocoKeypoints`.
+"""
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+
+import gin
+import numpy as np
+
+from tfpose_ssl import io_utils
+from tfpose_ssl.data import coco
+from tfpose_ssl.data.synthetic import drawing
+from tfpose_ssl.ops import keypoints as kp
+
+GENERATOR_VERSION = 4
+DIGEST_CHARS = 12  # hex digits of the content digest in an image folder's name
+WIDTH, HEIGHT = 288, 224  # image size of the generated splits (configs/synthetic.gin)
+
+
+def encode_jpeg(image, quality=92):
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  return tf.io.encode_jpeg(image, quality=quality).numpy()
+
+
+def generate_split(out_dir, split, num_images, seed=0, width=WIDTH, height=HEIGHT,
+                   max_people=3):
+  """Writes a synthetic split under `out_dir`; returns the path of its annotation JSON.
+
+  The layout: `annotations/person_keypoints_<split>.json` and `images/<split>-<digest>/
+  <split>_NNNNNN.jpg` (the JSON's `file_name`s are relative to `images/`, as before).
+  Regenerating a split over an existing one never changes the bytes of a file the existing JSON
+  names, so that an interruption at any point (Ctrl-C, a full disk, a killed job) leaves either the old
+  split or the new one, each with its own labels, never old labels on new pixels. The images
+  are written into a staging folder and renamed into a folder named by a digest of their
+  content (bytes and labels), which no other content can share; the JSON, written atomically
+  after them, is the commit: until it is replaced, the old JSON still points at the old,
+  unchanged folder. The previous split's images are deleted only after the commit. Same content
+  means the same folder name, so the output stays deterministic for a seed, and a regeneration
+  that finds its folder present (made by an earlier run) replaces its files by identical ones.
+  One generation of a split runs at a time per `out_dir` (a lock file next to the JSON).
+  """
+  with _generation_lock(out_dir, split):
+    return _generate_split(out_dir, split, num_images, seed, width, height, max_people)
+
+
+def _generate_split(out_dir, split, num_images, seed, width, height, max_people):
+  """`generate_split` for a caller that holds the split's generation lock."""
+  rng = np.random.default_rng([seed, GENERATOR_VERSION, sum(map(ord, split))])
+  image_root = os.path.join(out_dir, "images")
+  staging = os.path.join(image_root, f".{split}.staging")
+  if os.path.lexists(staging):  # left by an interrupted run (no other one runs: the lock)
+    shutil.rmtree(staging)
+  os.makedirs(staging)  # not mkdtemp: its 0700 would become the images' folder's mode
+  content = hashlib.sha256(f"{width}x{height}".encode())
+  names, annotations = [], []
+  for index in range(num_images):
+    image_id = index + 1
+    name = f"{split}_{image_id:06d}.jpg"
+    pixels, anns = drawing.generate_image(rng, width, height, max_people)
+    jpeg = encode_jpeg(pixels)
+    with open(os.path.join(staging, name), "wb") as f:
+      f.write(jpeg)
+      f.flush()
+      os.fsync(f.fileno())
+    content.update(f"{name}:{len(jpeg)}:".encode())
+    content.update(jpeg)
+    names.append(name)
+    for ann in anns:
+      ann.update(id=len(annotations) + 1, image_id=image_id)
+      annotations.append(ann)
+  content.update(json.dumps(annotations, sort_keys=True).encode())
+  folder = f"{split}-{content.hexdigest()[:DIGEST_CHARS]}"
+  final = os.path.join(image_root, folder)
+  io_utils.fsync_dir(staging)
+  if os.path.isdir(final):
+    # An earlier run made this very content (perhaps the current JSON's, perhaps a folder whose
+    # deletion was interrupted): its files are replaced by identical, complete ones.
+    for name in names:
+      os.replace(os.path.join(staging, name), os.path.join(final, name))
+    io_utils.fsync_dir(final)
+    shutil.rmtree(staging)
+  else:
+    os.rename(staging, final)
+  io_utils.fsync_dir(image_root)
+  data = {
+      "info": {"description": "tfpose_ssl synthetic COCO-format people",
+               "version": GENERATOR_VERSION,
+               "generator": {"split": split, "num_images": num_images, "seed": seed,
+                             "width": width, "height": height, "max_people": max_people}},
+      "licenses": [],
+      "images": [{"id": index + 1, "file_name": f"{folder}/{name}", "width": width,
+                  "height": height} for index, name in enumerate(names)],
+      "annotations": annotations,
+      "categories": [kp.PERSON_CATEGORY],
+  }
+  path = _annotation_path(out_dir, split)
+  io_utils.atomic_write_text(path, json.dumps(data))  # the commit
+  io_utils.fsync_dir(os.path.dirname(path))  # before the old images go
+  _remove_replaced_images(image_root, split, keep=folder)
+  return path
+
+
+def _annotation_path(root, split):
+  return os.path.join(root, "annotations", f"person_keypoints_{split}.json")
+
+
+def _remove_replaced_images(image_root, split, keep):
+  """Deletes the images of `split` that its (just committed) JSON no longer names.
+
+  Those are the folders of earlier generations (`<split>-<digest>`, also ones an interrupted
+  run renamed in but never committed) and the flat `<split>_NNNNNN.jpg` files that generators
+  before the digest folders wrote. The patterns match no other split's files ("train" does not
+  match "train_2"'s `train_2_000001.jpg` nor "train-x"'s folders).
+  """
+  folder = re.compile(re.escape(split) + r"-[0-9a-f]{%d}" % DIGEST_CHARS)
+  flat = re.compile(re.escape(split) + r"_\d{6,}\.jpg")
+  for name in os.listdir(image_root):
+    path = os.path.join(image_root, name)
+    with contextlib.suppress(OSError):  # garbage only: the next generation tries again
+      if name != keep and folder.fullmatch(name) and os.path.isdir(path):
+        shutil.rmtree(path)
+      elif flat.fullmatch(name) and os.path.isfile(path):
+        os.remove(path)
+
+
+@contextlib.contextmanager
+def _generation_lock(root, split):
+  """Holds `annotations/.person_keypoints_<split>.lock` (`fcntl.flock`) while a split is made.
+
+  Two processes generating one split (two workers of a run, two runs sharing `data/`) would
+  share the staging folder and delete each other's images; the second waits instead, and
+  `synthetic_coco` then finds the split made. The lock dies with its process, also on SIGKILL.
+  """
+  folder = os.path.join(root, "annotations")
+  os.makedirs(folder, exist_ok=True)
+  with open(os.path.join(folder, f".person_keypoints_{split}.lock"), "a") as f:
+    try:
+      fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+      print(f"Waiting for another process generating synthetic split '{split}' under {root} ...",
+            flush=True)
+      fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+    try:
+      yield
+    finally:
+      fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def _generated_with(path):
+  """The generator parameters of an annotation file of this `GENERATOR_VERSION`, or None."""
+  try:
+    with open(path) as f:
+      info = json.load(f).get("info", {})
+    return info.get("generator") if info.get("version") == GENERATOR_VERSION else None
+  except (OSError, ValueError, AttributeError):  # absent, truncated, not a COCO dict
+    return None
+
+
+@gin.configurable
+def synthetic_coco(root="data/synthetic", split="train", num_images=2000, seed=0, width=WIDTH,
+                   height=HEIGHT, max_people=3):
+  """The synthetic split as a `CocoKeypoints`, generated first if absent or made differently.
+
+  A split exists when its annotation JSON does: `generate_split` writes it last, after its
+  images, and keeps the images it names unchanged until the JSON is replaced.
+  """
+  root = io_utils.resolve_path(root)
+  path = _annotation_path(root, split)
+  wanted = {"split": split, "num_images": num_images, "seed": seed, "width": width,
+            "height": height, "max_people": max_people}
+  if _generated_with(path) != wanted:
+    with _generation_lock(root, split):
+      if _generated_with(path) != wanted:  # not just made by a process we waited for
+        print(f"Generating synthetic split '{split}' ({num_images} images) under {root} ...",
+              flush=True)
+        _generate_split(root, split, num_images, seed, width, height, max_people)
+  return coco.CocoKeypoints(annotation_file=path, image_dir=os.path.join(root, "images"))
