@@ -94,16 +94,25 @@ class SyntheticTest(tf.test.TestCase):
     self.assertTrue(np.any(outside))
     self.assertAllEqual(keypoints[outside], np.zeros((int(outside.sum()), 3)))
 
-  def test_synthetic_coco_generates_once(self):
-    root = os.path.join(self.get_temp_dir(), "lazy")
-    first = synthetic.synthetic_coco(root=root, split="val", num_images=2, seed=1)
-    stamp = os.path.getmtime(first.annotation_path)
-    second = synthetic.synthetic_coco(root=root, split="val", num_images=2, seed=1)
-    self.assertEqual(os.path.getmtime(second.annotation_path), stamp)
-    third = synthetic.synthetic_coco(root=root, split="val", num_images=3, seed=1)
+  def test_make_synthetic_coco_generates_once(self):
+    root = os.path.join(self.get_temp_dir(), "explicit")
+    first = synthetic.make_synthetic_coco(root=root, split="val", num_images=2, seed=1)
+    files = self._files(root)
+    self.assertLen([name for name in files if name.endswith(".jpg")], 2)
+    second = synthetic.make_synthetic_coco(root=root, split="val", num_images=2, seed=1)
+    self.assertEqual(self._files(root), files)  # nothing written: same files, same mtimes
+    self.assertEqual(second, first)
+    self.assertEqual(synthetic.synthetic_coco(root=root, split="val", num_images=2, seed=1),
+                     first)
+    third = synthetic.make_synthetic_coco(root=root, split="val", num_images=3, seed=1)
     with open(third.annotation_path) as f:
       self.assertLen(json.load(f)["images"], 3)
 
+  def _files(self, root):
+    """{path under `root`: modification time (ns)} of every file there."""
+    return {os.path.relpath(os.path.join(folder, name), root):
+            os.stat(os.path.join(folder, name)).st_mtime_ns
+            for folder, _, names in os.walk(root) for name in names}
 
   def _snapshot(self, root, split):
     """The split's annotation JSON and {file_name: SHA-256 of the file} of every image it names
@@ -119,7 +128,7 @@ class SyntheticTest(tf.test.TestCase):
 
   def test_interrupted_regeneration_keeps_the_old_split(self):
     root = os.path.join(self.get_temp_dir(), "interrupted")
-    old = synthetic.synthetic_coco(root=root, split="val", num_images=4, seed=1)
+    old = synthetic.make_synthetic_coco(root=root, split="val", num_images=4, seed=1)
     before = self._snapshot(root, "val")
     stamp = os.path.getmtime(old.annotation_path)
 
@@ -153,7 +162,7 @@ class SyntheticTest(tf.test.TestCase):
     self.assertLen(instances, len(json.loads(before[0])["annotations"]))
 
     # The regeneration, uninterrupted, commits the new split and removes the old images.
-    new = synthetic.synthetic_coco(root=root, split="val", num_images=4, seed=2)
+    new = synthetic.make_synthetic_coco(root=root, split="val", num_images=4, seed=2)
     raw, files = self._snapshot(root, "val")
     self.assertEqual(json.loads(raw)["info"]["generator"]["seed"], 2)
     self.assertEmpty(set(files) & set(before[1]))
@@ -168,10 +177,10 @@ class SyntheticTest(tf.test.TestCase):
     root = os.path.join(self.get_temp_dir(), "first")
     with mock.patch.object(dataset, "encode_jpeg", side_effect=[b"jpeg", KeyboardInterrupt]):
       with self.assertRaises(KeyboardInterrupt):
-        synthetic.synthetic_coco(root=root, split="val", num_images=3, seed=1)
+        synthetic.make_synthetic_coco(root=root, split="val", num_images=3, seed=1)
     self.assertFalse(os.path.exists(os.path.join(root, "annotations",
                                                  "person_keypoints_val.json")))
-    made = synthetic.synthetic_coco(root=root, split="val", num_images=3, seed=1)
+    made = synthetic.make_synthetic_coco(root=root, split="val", num_images=3, seed=1)
     instances, counts = coco.load_instances(made, require_keypoints=False)
     self.assertEqual(counts["missing_image_file"], 0)
     self.assertNotEmpty(instances)

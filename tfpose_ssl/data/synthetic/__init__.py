@@ -11,17 +11,20 @@ Occluding objects and other figures hide joints: a hidden joint inside the image
 its visible extent (as COCO's segmentation-derived fields). Output is deterministic for a seed.
 
 Modules: `poses` (the skeleton and `sample_pose`), `drawing` (the `Canvas`, figures, labels
-and `generate_image`), `dataset` (writing a split and the `synthetic_coco` configurable) and
-`__main__` (the command line):
+and `generate_image`), `dataset` (writing a split, `make_synthetic_coco`, and `synthetic_coco`,
+the gin configurable that loads one) and `__main__` (the command line that generates a split).
+A split is generated explicitly before a run reads it:
 
-  python -m tfpose_ssl.data.synthetic --out=data/synthetic --split=train --num_images=2000
-  bazel run //tfpose_ssl/data:generate_synthetic -- --out=data/synthetic --split=val --num_images=200
+  python -m tfpose_ssl.data.synthetic --out=data/synthetic --split=train --num_images=1500
+  python -m tfpose_ssl.tools.make_synthetic --config=configs/synthetic.gin  # all of a config
 """
 
 from tfpose_ssl.data.synthetic.dataset import GENERATOR_VERSION
 from tfpose_ssl.data.synthetic.dataset import HEIGHT
 from tfpose_ssl.data.synthetic.dataset import WIDTH
 from tfpose_ssl.data.synthetic.dataset import generate_split
+from tfpose_ssl.data.synthetic.dataset import make_synthetic_coco
 from tfpose_ssl.data.synthetic.dataset import synthetic_coco
 
-__all__ = ["GENERATOR_VERSION", "HEIGHT", "WIDTH", "generate_split", "synthetic_coco"]
+__all__ = ["GENERATOR_VERSION", "HEIGHT", "WIDTH", "generate_split", "make_synthetic_coco",
+           "synthetic_coco"]

@@ -1,7 +1,11 @@
-r"""Generates a synthetic split: `python -m tfpose_ssl.data.synthetic`.
+r"""Generates a synthetic split, unless it is there already with these parameters.
 
-  python -m tfpose_ssl.data.synthetic --out=data/synthetic --split=train --num_images=2000
-  bazel run //tfpose_ssl/data:generate_synthetic -- --out=data/synthetic --split=val --num_images=200
+  python -m tfpose_ssl.data.synthetic --out=data/synthetic --split=train --num_images=1500
+  bazel run //tfpose_ssl/data:generate_synthetic -- --out=data/synthetic --split=val \
+      --num_images=150
+
+Prints the split's annotation JSON. Every split a gin config names, at once:
+`python -m tfpose_ssl.tools.make_synthetic --config=configs/synthetic.gin`.
 """
 
 import tfpose_ssl  # pylint: disable=unused-import  (first: TensorFlow's options, runtime.py)
@@ -9,7 +13,6 @@ import tfpose_ssl  # pylint: disable=unused-import  (first: TensorFlow's options
 from absl import app
 from absl import flags
 
-from tfpose_ssl import io_utils
 from tfpose_ssl.data.synthetic import dataset
 
 FLAGS = flags.FLAGS
@@ -27,9 +30,9 @@ def _define_flags():
 
 def main(argv):
   del argv
-  path = dataset.generate_split(io_utils.resolve_path(FLAGS.out), FLAGS.split, FLAGS.num_images,
-                                FLAGS.seed, FLAGS.width, FLAGS.height, FLAGS.max_people)
-  print(path)
+  made = dataset.make_synthetic_coco(FLAGS.out, FLAGS.split, FLAGS.num_images, FLAGS.seed,
+                                     FLAGS.width, FLAGS.height, FLAGS.max_people)
+  print(made.annotation_path)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Writes synthetic splits in COCO format, and loads them.
 
 `generate_split` writes a split (images named by a digest of their content, the annotation JSON
-last, under a per-split lock); `synthetic_coco` is the gin configurable that names one as a
+last, under a per-split lock); `make_synthetic_coco` generates one unless it is there already,
+the explicit step before a run; `synthetic_coco` is the gin configurable that names one as a
 `coco.CocoKeypoints`.
 """
 
@@ -138,7 +139,7 @@ def _generation_lock(root, split):
 
   Two processes generating one split (two workers of a run, two runs sharing `data/`) would
   share the staging folder and delete each other's images; the second waits instead, and
-  `synthetic_coco` then finds the split made. The lock dies with its process, also on SIGKILL.
+  `make_synthetic_coco` then finds the split made. The lock dies with its process, also on SIGKILL.
   """
   folder = os.path.join(root, "annotations")
   os.makedirs(folder, exist_ok=True)
@@ -165,22 +166,42 @@ def _generated_with(path):
     return None
 
 
+def _parameters(split, num_images, seed, width, height, max_people):
+  """What a split is generated with, as its annotation JSON records it (`info.generator`)."""
+  return {"split": split, "num_images": num_images, "seed": seed, "width": width,
+          "height": height, "max_people": max_people}
+
+
+def _dataset(root, split):
+  return coco.CocoKeypoints(annotation_file=_annotation_path(root, split),
+                            image_dir=os.path.join(root, "images"))
+
+
 @gin.configurable
 def synthetic_coco(root="data/synthetic", split="train", num_images=2000, seed=0, width=WIDTH,
                    height=HEIGHT, max_people=3):
-  """The synthetic split as a `CocoKeypoints`, generated first if absent or made differently.
+  """The synthetic split as a `CocoKeypoints`, generated first if absent or made differently
+  (`make_synthetic_coco`)."""
+  return make_synthetic_coco(root, split, num_images, seed, width, height, max_people)
 
-  A split exists when its annotation JSON does: `generate_split` writes it last, after its
-  images, and keeps the images it names unchanged until the JSON is replaced.
+
+def make_synthetic_coco(root="data/synthetic", split="train", num_images=2000, seed=0,
+                        width=WIDTH, height=HEIGHT, max_people=3):
+  """Generates the split `synthetic_coco` loads with these arguments; returns it, loaded.
+
+  The explicit step before a run: idempotent, it writes nothing when the split is there already
+  with these parameters. A split made with other ones (or by another version of the generator,
+  or whose generation was interrupted) is regenerated over it, atomically (`generate_split`).
+  Processes making one split wait for each other (its generation lock); the later ones find it
+  made.
   """
   root = io_utils.resolve_path(root)
   path = _annotation_path(root, split)
-  wanted = {"split": split, "num_images": num_images, "seed": seed, "width": width,
-            "height": height, "max_people": max_people}
+  wanted = _parameters(split, num_images, seed, width, height, max_people)
   if _generated_with(path) != wanted:
     with _generation_lock(root, split):
       if _generated_with(path) != wanted:  # not just made by a process we waited for
         print(f"Generating synthetic split '{split}' ({num_images} images) under {root} ...",
               flush=True)
         _generate_split(root, split, num_images, seed, width, height, max_people)
-  return coco.CocoKeypoints(annotation_file=path, image_dir=os.path.join(root, "images"))
+  return _dataset(root, split)
