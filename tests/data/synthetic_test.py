@@ -3,11 +3,15 @@
 import hashlib
 import json
 import os
+import shlex
+import subprocess
+import sys
 from unittest import mock
 
 import numpy as np
 import tensorflow as tf
 
+from tests import testing
 from tfpose_ssl.data import coco
 from tfpose_ssl.data import synthetic
 from tfpose_ssl.data.synthetic import dataset
@@ -114,6 +118,43 @@ class SyntheticTest(tf.test.TestCase):
             os.stat(os.path.join(folder, name)).st_mtime_ns
             for folder, _, names in os.walk(root) for name in names}
 
+  def test_the_loader_never_writes_and_names_the_command_that_generates(self):
+    root = os.path.join(self.get_temp_dir(), "loaded")
+    with self.assertRaisesRegex(FileNotFoundError, "no synthetic split 'val' under .*loaded") as e:
+      synthetic.synthetic_coco(root=root, split="val", num_images=2, seed=1)
+    command = (f"python -m tfpose_ssl.data.synthetic --out={root} --split=val --num_images=2 "
+               "--seed=1")
+    self.assertIn(command, str(e.exception))
+    self.assertFalse(os.path.exists(root))
+    synthetic.make_synthetic_coco(root=root, split="val", num_images=2, seed=1)
+    files = self._files(root)
+    for other, flag in (({"num_images": 3}, "--num_images=3 --seed=1"),
+                        ({"seed": 2}, "--num_images=2 --seed=2"),
+                        ({"width": 96, "max_people": 1}, "--seed=1 --width=96 --max_people=1")):
+      with self.subTest(other):
+        arguments = dict({"root": root, "split": "val", "num_images": 2, "seed": 1}, **other)
+        with self.assertRaisesRegex(ValueError, "'val' under .*loaded was generated with") as e:
+          synthetic.synthetic_coco(**arguments)
+        self.assertIn(f"python -m tfpose_ssl.data.synthetic --out={root} --split=val "
+                      f"--num_images={arguments['num_images']}", str(e.exception))
+        self.assertIn(flag, str(e.exception))
+    self.assertEqual(self._files(root), files)
+    # The command it names makes the split it wants.
+    with self.assertRaises(ValueError) as e:
+      synthetic.synthetic_coco(root=root, split="val", num_images=3, seed=1)
+    line = next(l for l in str(e.exception).splitlines() if "tfpose_ssl.data.synthetic" in l)
+    subprocess.run([sys.executable] + shlex.split(line)[1:], check=True, capture_output=True,
+                   cwd=testing.REPO_ROOT, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
+                                                   PYTHONPATH=testing.REPO_ROOT), timeout=600)
+    made = synthetic.synthetic_coco(root=root, split="val", num_images=3, seed=1)
+    with open(made.annotation_path) as f:
+      self.assertLen(json.load(f)["images"], 3)
+    # A damaged annotation file is not taken for a split either.
+    with open(made.annotation_path, "w") as f:
+      f.write('{"info": ')
+    with self.assertRaisesRegex(ValueError, "other than .*damaged"):
+      synthetic.synthetic_coco(root=root, split="val", num_images=3, seed=1)
+
   def _snapshot(self, root, split):
     """The split's annotation JSON and {file_name: SHA-256 of the file} of every image it names
     (digests, not bytes: a failing comparison of bytes would spend minutes in difflib)."""
@@ -180,6 +221,8 @@ class SyntheticTest(tf.test.TestCase):
         synthetic.make_synthetic_coco(root=root, split="val", num_images=3, seed=1)
     self.assertFalse(os.path.exists(os.path.join(root, "annotations",
                                                  "person_keypoints_val.json")))
+    with self.assertRaises(FileNotFoundError):
+      synthetic.synthetic_coco(root=root, split="val", num_images=3, seed=1)
     made = synthetic.make_synthetic_coco(root=root, split="val", num_images=3, seed=1)
     instances, counts = coco.load_instances(made, require_keypoints=False)
     self.assertEqual(counts["missing_image_file"], 0)

@@ -2,8 +2,8 @@
 
 `generate_split` writes a split (images named by a digest of their content, the annotation JSON
 last, under a per-split lock); `make_synthetic_coco` generates one unless it is there already,
-the explicit step before a run; `synthetic_coco` is the gin configurable that names one as a
-`coco.CocoKeypoints`.
+the explicit step before a run; `synthetic_coco`, the gin configurable of the configs, loads one
+as a `coco.CocoKeypoints` and never writes (evaluating a config writes no dataset).
 """
 
 import contextlib
@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 
 import gin
@@ -177,12 +178,53 @@ def _dataset(root, split):
                             image_dir=os.path.join(root, "images"))
 
 
+def _generate_command(root, split, num_images, seed, width=WIDTH, height=HEIGHT, max_people=3):
+  """The command line that generates the split `synthetic_coco` loads with these arguments."""
+  command = ["python", "-m", "tfpose_ssl.data.synthetic", f"--out={root}", f"--split={split}",
+             f"--num_images={num_images}", f"--seed={seed}"]
+  command += [f"--{name}={value}" for name, value, default in
+              (("width", width, WIDTH), ("height", height, HEIGHT), ("max_people", max_people, 3))
+              if value != default]  # the defaults are the command's too
+  return shlex.join(command)
+
+
 @gin.configurable
 def synthetic_coco(root="data/synthetic", split="train", num_images=2000, seed=0, width=WIDTH,
                    height=HEIGHT, max_people=3):
-  """The synthetic split as a `CocoKeypoints`, generated first if absent or made differently
-  (`make_synthetic_coco`)."""
-  return make_synthetic_coco(root, split, num_images, seed, width, height, max_people)
+  """The synthetic split under `root` as a `CocoKeypoints`: read, never written.
+
+  The split must have been generated first, with these parameters: `make_synthetic_coco`, the
+  command `python -m tfpose_ssl.data.synthetic`, or, for every split a gin config names,
+  `python -m tfpose_ssl.tools.make_synthetic --config=<config>`. A split exists when its
+  annotation JSON does: `generate_split` writes it last, after its images, and keeps the images
+  it names unchanged until the JSON is replaced. The errors name the folder and the command
+  that generates the split wanted.
+
+  Raises:
+    FileNotFoundError: the split is not under `root`.
+    ValueError: the split there was generated with other parameters, by another version of the
+      generator, or its annotation JSON is damaged.
+  """
+  root = io_utils.resolve_path(root)
+  path = _annotation_path(root, split)
+  wanted = _parameters(split, num_images, seed, width, height, max_people)
+  found = _generated_with(path)
+  if found == wanted:
+    return _dataset(root, split)
+  command = _generate_command(root, **wanted)
+  if not os.path.exists(path):
+    raise FileNotFoundError(
+        f"no synthetic split '{split}' under {root} (no {path}); generate it with\n"
+        f"  {command}\nor every split of your gin config with\n"
+        f"  python -m tfpose_ssl.tools.make_synthetic --config=<config>")
+  if found is None:
+    made = f"by a version of the generator other than {GENERATOR_VERSION} (or its JSON is damaged)"
+  else:
+    made = "with " + ", ".join(f"{name}={found.get(name)!r} (wanted: {value!r})"
+                               for name, value in wanted.items() if found.get(name) != value)
+  raise ValueError(f"the synthetic split '{split}' under {root} was generated {made}; "
+                   f"regenerate it (replacing it) with\n  {command}\nor give this run the "
+                   f"parameters it was generated with ({path}: info.generator)")
 
 
 def make_synthetic_coco(root="data/synthetic", split="train", num_images=2000, seed=0,
