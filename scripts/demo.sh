@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the embedded default: the method and the supervised baseline on the same
 # labels and schedule (tfpose_ssl/demo.py). Writes runs/synthetic/summary.md (both side by
-# side) and runs/synthetic/method/skeletons.png; the synthetic data are generated on first use.
+# side) and runs/synthetic/method/skeletons.png; it first generates the synthetic data
+# (data/synthetic) unless they are there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TFPOSE_SKIP_BAZEL=1 scripts/setup.sh

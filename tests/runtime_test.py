@@ -132,6 +132,7 @@ class ThreadPoolsTest(tf.test.TestCase):
     # steps (summary.json records them and counts the inter-op pool's threads at the end).
     tmp = self.get_temp_dir()
     data, workdir = os.path.join(tmp, "data"), os.path.join(tmp, "run")
+    testing.make_synthetic(data)  # before the process: a run only reads its data
     bindings = [f"train/synthetic_coco.root = '{data}'", f"val/synthetic_coco.root = '{data}'",
                 "train.epochs = 1", "train.steps_per_epoch = 2", "train.num_visualized = 0",
                 "train.image_every_epochs = 0", "train.verbose = 0",

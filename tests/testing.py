@@ -1,4 +1,5 @@
-"""Shared test helpers: where the real COCO mini set lives, and tiny-config parsing."""
+"""Shared test helpers: where the real COCO mini set lives, tiny-config parsing, and the
+synthetic data such a config reads."""
 
 import os
 
@@ -6,6 +7,7 @@ import gin
 
 from tfpose_ssl import config as config_lib
 from tfpose_ssl import configurables  # pylint: disable=unused-import  (gin's names)
+from tfpose_ssl.tools import make_synthetic as make_synthetic_lib
 
 TESTS_DIR = os.path.dirname(os.path.realpath(__file__))
 REPO_ROOT = os.path.dirname(TESTS_DIR)
@@ -45,3 +47,15 @@ def parse_config(name, bindings=()):
   """Clears gin and parses configs/<name> plus `bindings`."""
   gin.clear_config()
   config_lib.parse([os.path.join(REPO_ROOT, "configs", name)], list(bindings))
+
+
+def make_synthetic(root, name="smoke.gin", bindings=()):
+  """Generates the synthetic splits configs/<name> plus `bindings` name, with both data roots
+  bound to `root` (`train/synthetic_coco.root`, `val/synthetic_coco.root`), as a user runs
+  `python -m tfpose_ssl.tools.make_synthetic` before training (a run only reads them). Leaves
+  gin cleared; splits already there are kept.
+  """
+  make_synthetic_lib.make_for_config(
+      [os.path.join(REPO_ROOT, "configs", name)],
+      [f"train/synthetic_coco.root = '{root}'", f"val/synthetic_coco.root = '{root}'",
+       *bindings])

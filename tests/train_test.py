@@ -22,6 +22,7 @@ class SupervisedTrainTest(tf.test.TestCase):
   def setUpClass(cls):
     super().setUpClass()
     cls.data_root = os.path.join(tf.compat.v1.test.get_temp_dir(), "smoke_data")
+    testing.make_synthetic(cls.data_root)
 
   def _run(self, workdir, bindings=()):
     testing.parse_config("smoke.gin", [

@@ -113,17 +113,24 @@ def _references(value):
       yield from _references(item)
 
 
+def references():
+  """Every `gin.config.ConfigurableReference` the parsed config binds (`@name`, `@scope/name()`,
+  `%MACRO`), in bindings and macros alike."""
+  config = gin.config._CONFIG  # pylint: disable=protected-access  (gin 0.5 has no API)
+  for values in config.values():
+    for value in values.values():
+      yield from _references(value)
+
+
 def check_macros_used(files):
   """Raises if a macro of the parsed config is defined but no binding or macro uses it."""
   config = gin.config._CONFIG  # pylint: disable=protected-access  (gin 0.5 has no API)
   defined = {scope for scope, selector in config if selector == "gin.macro"}
   used = set()
-  for values in config.values():
-    for value in values.values():
-      for reference in _references(value):
-        name, _, selector = reference.scoped_selector.rpartition("/")
-        if selector == "gin.macro":
-          used.add(name)
+  for reference in references():
+    name, _, selector = reference.scoped_selector.rpartition("/")
+    if selector == "gin.macro":
+      used.add(name)
   unused = sorted(defined - used)
   if unused:
     raise ValueError(f"macro(s) {unused} defined in {files} or the bindings but never used "

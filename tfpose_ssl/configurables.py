@@ -17,7 +17,7 @@ from tfpose_ssl import runtime
 from tfpose_ssl import task
 from tfpose_ssl import training
 from tfpose_ssl.data import coco
-from tfpose_ssl.data import synthetic
+from tfpose_ssl.data.synthetic import dataset as synthetic_dataset
 from tfpose_ssl.models import hrnet
 from tfpose_ssl.models import simple_baseline
 from tfpose_ssl.ops import augment
@@ -25,5 +25,5 @@ from tfpose_ssl.ops import views
 from tfpose_ssl.trainers import dual_student
 from tfpose_ssl.trainers import supervised
 
-MODULES = (augment, runtime, task, training, views, coco, synthetic, hrnet, simple_baseline,
-           dual_student, supervised)
+MODULES = (augment, runtime, task, training, views, coco, synthetic_dataset, hrnet,
+           simple_baseline, dual_student, supervised)

@@ -16,10 +16,12 @@ its own workdir; running the command again resumes where it stopped.
    of their ensemble, PCK@0.1 per meta-joint); <workdir>/method/skeletons.png shows the
    method's predictions on validation images.
 
-The synthetic data are generated on first use (by the burn-in run) under data/synthetic.
+The synthetic splits the config names (data/synthetic for configs/synthetic.gin) are generated
+first, unless they are there already (`tfpose_ssl.tools.make_synthetic`): the runs only read them.
 """
 
 import tfpose_ssl  # pylint: disable=unused-import  (first: TensorFlow's options, runtime.py)
+import contextlib
 import json
 import os
 import subprocess
@@ -34,6 +36,7 @@ from tfpose_ssl import config as config_lib
 from tfpose_ssl import io_utils
 from tfpose_ssl import runtime
 from tfpose_ssl import configurables  # pylint: disable=unused-import  (gin's names)
+from tfpose_ssl.tools import make_synthetic
 
 FLAGS = flags.FLAGS
 SUPERVISED_MODE = "configs/modes/supervised.gin"
@@ -50,6 +53,16 @@ def run_train(configs, workdir, bindings, log):
                    cwd=config_lib.REPO_ROOT,
                    env=dict(os.environ, PYTHONPATH=config_lib.REPO_ROOT + os.pathsep +
                             os.environ.get("PYTHONPATH", "")))
+
+
+def make_data(configs, bindings):
+  """Generates the synthetic splits of the gin config where `run_train`'s processes read them.
+
+  Those run in the repository's folder, so a relative data root (`data/synthetic`) is taken
+  relative to it here too (or, under `bazel run`, to BUILD_WORKING_DIRECTORY in both).
+  """
+  with contextlib.chdir(config_lib.REPO_ROOT):
+    make_synthetic.make_for_config(configs, bindings)
 
 
 def schedule(configs, bindings):
@@ -99,6 +112,8 @@ def run_protocol(configs, workdir, bindings=(), log=None, echo=print):
   # time and metrics), an interrupted one continues from its last checkpoint.
   summaries = {name: finished_summary(run_dir, total_steps)
                for name, (_, run_dir) in runs.items()}
+  if not all(summaries.values()):
+    make_data(configs, list(bindings))
   start = time.time()
   if not all(summaries.values()) and not os.path.exists(
       os.path.join(burn_in, "checkpoints", f"ckpt-{steps}.index")):

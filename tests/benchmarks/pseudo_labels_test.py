@@ -98,6 +98,7 @@ class TinyRunTest(tf.test.TestCase):
 
   def test_run_on_a_tiny_workdir(self):
     root = os.path.join(self.get_temp_dir(), "data")
+    testing.make_synthetic(root)
     testing.parse_config("smoke.gin", [f"train/synthetic_coco.root = '{root}'",
                                        f"val/synthetic_coco.root = '{root}'",
                                        "train.num_labeled = 4"])

@@ -3,13 +3,20 @@
 import hashlib
 import json
 import os
+import shlex
+import subprocess
+import sys
 from unittest import mock
 
 import numpy as np
 import tensorflow as tf
 
+from tests import testing
 from tfpose_ssl.data import coco
 from tfpose_ssl.data import synthetic
+from tfpose_ssl.data.synthetic import dataset
+from tfpose_ssl.data.synthetic import drawing
+from tfpose_ssl.data.synthetic import poses
 from tfpose_ssl.ops import keypoints as kp
 
 
@@ -69,38 +76,84 @@ class SyntheticTest(tf.test.TestCase):
 
   def test_occlusion_and_truncation_flags_from_painted_pixels(self):
     rng = np.random.default_rng(0)
-    canvas = synthetic.Canvas(200, 160)
-    pose = synthetic.sample_pose(rng, 150.0, (80.0, 100.0), 0.0)
+    canvas = drawing.Canvas(200, 160)
+    pose = poses.sample_pose(rng, 150.0, (80.0, 100.0), 0.0)
     pose["yaw"], pose["left_far"] = 0.0, False
     pose["face_cos"] = {j: 1.0 for j in pose["face_cos"]}
-    synthetic.draw_person(canvas, rng, pose, owner_base=0)
-    wrist = pose["joints"][synthetic.L_WRI]
-    keypoints, _, area = synthetic.label_person(canvas, pose, owner_base=0)
-    self.assertEqual(keypoints[synthetic.L_WRI, 2], 2)
+    drawing.draw_person(canvas, rng, pose, owner_base=0)
+    wrist = pose["joints"][poses.L_WRI]
+    keypoints, _, area = drawing.label_person(canvas, pose, owner_base=0)
+    self.assertEqual(keypoints[poses.L_WRI, 2], 2)
     self.assertEqual(area, float(np.sum((canvas.owner >= 0) & (canvas.owner < 10))))
     # Paint an occluder over the left wrist: it becomes labeled-but-occluded (v = 1).
     canvas.ellipse(wrist, 6.0, 6.0, 0.0, np.array([0.0, 0.0, 0.0], np.float32),
-                   synthetic.OCCLUDER_OWNER)
-    keypoints, _, _ = synthetic.label_person(canvas, pose, owner_base=0)
-    self.assertEqual(keypoints[synthetic.L_WRI, 2], 1)
-    self.assertAllClose(keypoints[synthetic.L_WRI, :2], np.round(wrist, 2))
+                   drawing.OCCLUDER_OWNER)
+    keypoints, _, _ = drawing.label_person(canvas, pose, owner_base=0)
+    self.assertEqual(keypoints[poses.L_WRI, 2], 1)
+    self.assertAllClose(keypoints[poses.L_WRI, :2], np.round(wrist, 2))
     # Move the figure half out of the image: joints outside become (0, 0, 0).
     shifted = dict(pose, joints=pose["joints"] + [0.0, 150.0])
-    keypoints, _, _ = synthetic.label_person(canvas, shifted, owner_base=0)
+    keypoints, _, _ = drawing.label_person(canvas, shifted, owner_base=0)
     outside = shifted["joints"][:, 1] > 199
     self.assertTrue(np.any(outside))
     self.assertAllEqual(keypoints[outside], np.zeros((int(outside.sum()), 3)))
 
-  def test_synthetic_coco_generates_once(self):
-    root = os.path.join(self.get_temp_dir(), "lazy")
-    first = synthetic.synthetic_coco(root=root, split="val", num_images=2, seed=1)
-    stamp = os.path.getmtime(first.annotation_path)
-    second = synthetic.synthetic_coco(root=root, split="val", num_images=2, seed=1)
-    self.assertEqual(os.path.getmtime(second.annotation_path), stamp)
-    third = synthetic.synthetic_coco(root=root, split="val", num_images=3, seed=1)
+  def test_make_synthetic_coco_generates_once(self):
+    root = os.path.join(self.get_temp_dir(), "explicit")
+    first = synthetic.make_synthetic_coco(root=root, split="val", num_images=2, seed=1)
+    files = self._files(root)
+    self.assertLen([name for name in files if name.endswith(".jpg")], 2)
+    second = synthetic.make_synthetic_coco(root=root, split="val", num_images=2, seed=1)
+    self.assertEqual(self._files(root), files)  # nothing written: same files, same mtimes
+    self.assertEqual(second, first)
+    self.assertEqual(synthetic.synthetic_coco(root=root, split="val", num_images=2, seed=1),
+                     first)
+    third = synthetic.make_synthetic_coco(root=root, split="val", num_images=3, seed=1)
     with open(third.annotation_path) as f:
       self.assertLen(json.load(f)["images"], 3)
 
+  def _files(self, root):
+    """{path under `root`: modification time (ns)} of every file there."""
+    return {os.path.relpath(os.path.join(folder, name), root):
+            os.stat(os.path.join(folder, name)).st_mtime_ns
+            for folder, _, names in os.walk(root) for name in names}
+
+  def test_the_loader_never_writes_and_names_the_command_that_generates(self):
+    root = os.path.join(self.get_temp_dir(), "loaded")
+    with self.assertRaisesRegex(FileNotFoundError, "no synthetic split 'val' under .*loaded") as e:
+      synthetic.synthetic_coco(root=root, split="val", num_images=2, seed=1)
+    command = (f"python -m tfpose_ssl.data.synthetic --out={root} --split=val --num_images=2 "
+               "--seed=1")
+    self.assertIn(command, str(e.exception))
+    self.assertFalse(os.path.exists(root))
+    synthetic.make_synthetic_coco(root=root, split="val", num_images=2, seed=1)
+    files = self._files(root)
+    for other, flag in (({"num_images": 3}, "--num_images=3 --seed=1"),
+                        ({"seed": 2}, "--num_images=2 --seed=2"),
+                        ({"width": 96, "max_people": 1}, "--seed=1 --width=96 --max_people=1")):
+      with self.subTest(other):
+        arguments = dict({"root": root, "split": "val", "num_images": 2, "seed": 1}, **other)
+        with self.assertRaisesRegex(ValueError, "'val' under .*loaded was generated with") as e:
+          synthetic.synthetic_coco(**arguments)
+        self.assertIn(f"python -m tfpose_ssl.data.synthetic --out={root} --split=val "
+                      f"--num_images={arguments['num_images']}", str(e.exception))
+        self.assertIn(flag, str(e.exception))
+    self.assertEqual(self._files(root), files)
+    # The command it names makes the split it wants.
+    with self.assertRaises(ValueError) as e:
+      synthetic.synthetic_coco(root=root, split="val", num_images=3, seed=1)
+    line = next(l for l in str(e.exception).splitlines() if "tfpose_ssl.data.synthetic" in l)
+    subprocess.run([sys.executable] + shlex.split(line)[1:], check=True, capture_output=True,
+                   cwd=testing.REPO_ROOT, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
+                                                   PYTHONPATH=testing.REPO_ROOT), timeout=600)
+    made = synthetic.synthetic_coco(root=root, split="val", num_images=3, seed=1)
+    with open(made.annotation_path) as f:
+      self.assertLen(json.load(f)["images"], 3)
+    # A damaged annotation file is not taken for a split either.
+    with open(made.annotation_path, "w") as f:
+      f.write('{"info": ')
+    with self.assertRaisesRegex(ValueError, "other than .*damaged"):
+      synthetic.synthetic_coco(root=root, split="val", num_images=3, seed=1)
 
   def _snapshot(self, root, split):
     """The split's annotation JSON and {file_name: SHA-256 of the file} of every image it names
@@ -116,14 +169,14 @@ class SyntheticTest(tf.test.TestCase):
 
   def test_interrupted_regeneration_keeps_the_old_split(self):
     root = os.path.join(self.get_temp_dir(), "interrupted")
-    old = synthetic.synthetic_coco(root=root, split="val", num_images=4, seed=1)
+    old = synthetic.make_synthetic_coco(root=root, split="val", num_images=4, seed=1)
     before = self._snapshot(root, "val")
     stamp = os.path.getmtime(old.annotation_path)
 
     class Interrupted(Exception):
       pass
 
-    encode = synthetic.encode_jpeg
+    encode = dataset.encode_jpeg
     calls = []
 
     def encode_then_stop(pixels):
@@ -134,12 +187,12 @@ class SyntheticTest(tf.test.TestCase):
 
     # Before: the new images overwrote the old ones under their names, the old JSON stayed,
     # and the next run accepted old labels on new pixels.
-    with mock.patch.object(synthetic, "encode_jpeg", side_effect=encode_then_stop):
+    with mock.patch.object(dataset, "encode_jpeg", side_effect=encode_then_stop):
       with self.assertRaises(Interrupted):
         synthetic.generate_split(root, "val", num_images=4, seed=2)
     self.assertEqual(self._snapshot(root, "val"), before)  # labels and pixels as they were
     # Interrupted at the commit itself: all images of the new split written, the JSON not.
-    with mock.patch.object(synthetic.io_utils, "atomic_write_text", side_effect=Interrupted()):
+    with mock.patch.object(dataset.io_utils, "atomic_write_text", side_effect=Interrupted()):
       with self.assertRaises(Interrupted):
         synthetic.generate_split(root, "val", num_images=4, seed=2)
     self.assertEqual(self._snapshot(root, "val"), before)
@@ -150,7 +203,7 @@ class SyntheticTest(tf.test.TestCase):
     self.assertLen(instances, len(json.loads(before[0])["annotations"]))
 
     # The regeneration, uninterrupted, commits the new split and removes the old images.
-    new = synthetic.synthetic_coco(root=root, split="val", num_images=4, seed=2)
+    new = synthetic.make_synthetic_coco(root=root, split="val", num_images=4, seed=2)
     raw, files = self._snapshot(root, "val")
     self.assertEqual(json.loads(raw)["info"]["generator"]["seed"], 2)
     self.assertEmpty(set(files) & set(before[1]))
@@ -163,12 +216,14 @@ class SyntheticTest(tf.test.TestCase):
 
   def test_an_interrupted_first_generation_is_not_accepted(self):
     root = os.path.join(self.get_temp_dir(), "first")
-    with mock.patch.object(synthetic, "encode_jpeg", side_effect=[b"jpeg", KeyboardInterrupt]):
+    with mock.patch.object(dataset, "encode_jpeg", side_effect=[b"jpeg", KeyboardInterrupt]):
       with self.assertRaises(KeyboardInterrupt):
-        synthetic.synthetic_coco(root=root, split="val", num_images=3, seed=1)
+        synthetic.make_synthetic_coco(root=root, split="val", num_images=3, seed=1)
     self.assertFalse(os.path.exists(os.path.join(root, "annotations",
                                                  "person_keypoints_val.json")))
-    made = synthetic.synthetic_coco(root=root, split="val", num_images=3, seed=1)
+    with self.assertRaises(FileNotFoundError):
+      synthetic.synthetic_coco(root=root, split="val", num_images=3, seed=1)
+    made = synthetic.make_synthetic_coco(root=root, split="val", num_images=3, seed=1)
     instances, counts = coco.load_instances(made, require_keypoints=False)
     self.assertEqual(counts["missing_image_file"], 0)
     self.assertNotEmpty(instances)

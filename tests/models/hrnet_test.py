@@ -97,6 +97,7 @@ class HRNetTrainingTest(tf.test.TestCase):
     from tests import testing  # pylint: disable=g-import-not-at-top
     from tfpose_ssl import training as train_lib  # pylint: disable=g-import-not-at-top
     data = os.path.join(self.get_temp_dir(), "data")
+    testing.make_synthetic(data)
     testing.parse_config("smoke.gin", [
         "include 'configs/models/hrnet_w32_256x192.gin'", "INPUT_SIZE = (64, 64)",
         "include 'configs/modes/supervised.gin'",

@@ -56,6 +56,7 @@ class KillAndResumeTest(tf.test.TestCase):
   def test_sigkill_mid_epoch_then_rerun_ends_with_the_uninterrupted_weights(self):
     tmp = self.get_temp_dir()
     data = os.path.join(tmp, "data")
+    testing.make_synthetic(data)  # before the processes: a run only reads its data
     uninterrupted = os.path.join(tmp, "uninterrupted")
     subprocess.run(_command(uninterrupted, data), cwd=testing.REPO_ROOT, env=_env(), check=True,
                    capture_output=True, timeout=1200)
@@ -93,6 +94,7 @@ class NonFiniteLossTest(tf.test.TestCase):
   def _supervised_run(self, name, learning_rate):
     """Parses a supervised smoke run with a checkpoint every step; returns its workdir."""
     data = os.path.join(self.get_temp_dir(), "data")
+    testing.make_synthetic(data)
     testing.parse_config("smoke.gin", [
         "include 'configs/modes/supervised.gin'",
         f"train/synthetic_coco.root = '{data}'", f"val/synthetic_coco.root = '{data}'",
@@ -158,6 +160,7 @@ class ConfigMistakesTest(tf.test.TestCase):
 
   def test_a_split_file_for_other_annotations_fails_before_training(self):
     data = os.path.join(self.get_temp_dir(), "data")
+    testing.make_synthetic(data)
     split = os.path.join(self.get_temp_dir(), "split.json")
     with open(split, "w") as f:
       json.dump({"num_labeled": 12, "seed": 0, "mode": "random",

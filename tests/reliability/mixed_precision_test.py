@@ -20,6 +20,7 @@ class MixedPrecisionTest(tf.test.TestCase):
 
   def test_policies_train_with_finite_losses(self):
     data = os.path.join(self.get_temp_dir(), "data")
+    testing.make_synthetic(data)
     for policy in ("mixed_float16", "mixed_bfloat16"):
       with self.subTest(policy):
         testing.parse_config("smoke.gin", [

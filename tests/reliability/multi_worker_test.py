@@ -72,6 +72,7 @@ class MultiWorkerTest(tf.test.TestCase):
   def test_two_workers_agree_and_match_one_process(self):
     tmp = self.get_temp_dir()
     data = os.path.join(tmp, "data")
+    testing.make_synthetic(data)  # before the processes: a run only reads its data
     single = os.path.join(tmp, "single")
     subprocess.run(_command(single, data, "mirrored"), cwd=testing.REPO_ROOT, env=_env(),
                    check=True, capture_output=True, timeout=1200)

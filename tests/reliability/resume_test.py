@@ -160,6 +160,7 @@ class WorkdirLockTest(tf.test.TestCase):
     workdir = os.path.join(self.get_temp_dir(), "locked")
     os.makedirs(workdir)
     root = os.path.join(self.get_temp_dir(), "data")
+    testing.make_synthetic(root)
     testing.parse_config("smoke.gin", [f"train/synthetic_coco.root = '{root}'",
                                        f"val/synthetic_coco.root = '{root}'"])
     try:

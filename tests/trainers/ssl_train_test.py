@@ -17,6 +17,7 @@ class SemiSupervisedTrainTest(tf.test.TestCase):
   def setUpClass(cls):
     super().setUpClass()
     cls.data_root = os.path.join(tf.compat.v1.test.get_temp_dir(), "ssl_smoke_data")
+    testing.make_synthetic(cls.data_root)
 
   def tearDown(self):
     gin.clear_config()

@@ -174,14 +174,14 @@ def run(checkpoint, num_strong, num_batches, batch_size, seed, out_dir):
   """Measures the students of `checkpoint` (a training workdir); writes and returns the report."""
   if num_strong < 1:
     raise ValueError(f"num_strong must be >= 1, got {num_strong}")
-  task = task_lib.PoseTask()
-  codec = task.codec
-  workdir = workdir_of(checkpoint)
   bindings = gin.get_bindings("train")
   num_labeled = bindings.get("num_labeled")
   if not num_labeled:
     raise ValueError("the run has no COCO-Partial split (train.num_labeled): its unlabeled "
                      "people have no held-back labels to measure pseudo-labels against")
+  task = task_lib.PoseTask()  # after the check: it loads the data
+  codec = task.codec
+  workdir = workdir_of(checkpoint)
   _, held_out = task.split_train_set(
       num_labeled, train_lib.split_path(workdir, bindings.get("split_file")),
       bindings.get("split_seed", 0), bindings.get("split_mode", "random"))

@@ -4,20 +4,20 @@ r"""Learning-quality benchmark: a synthetic COCO-Partial protocol on this machin
   python -m tfpose_ssl.benchmarks.quality --mode=full
   bazel run //tfpose_ssl/benchmarks:quality -- --mode=full
 
-Generates a fixed synthetic train/val set with the project's generator, draws labeled budgets
-from train (the rest unlabeled), and trains Supervised, DualPose, the full method and the
-Table 4 rows with the same backbone, input size, number of steps, batch sizes and seeds (seed
-k draws split k and initialization k), plus a supervised run on all labels as the upper
-reference (trained from scratch to the same total steps). Every other row starts from the
-same supervised burn-in of its seed (both students
+Generates a fixed synthetic train/val set with the project's generator (unless it is under
+--data_root already), draws labeled budgets from train (the rest unlabeled), and trains
+Supervised, DualPose, the full method and the Table 4 rows with the same backbone, input size,
+number of steps, batch sizes and seeds (seed k draws split k and initialization k), plus a
+supervised run on all labels as the upper reference (trained from scratch to the same total
+steps). Every other row starts from the same supervised burn-in of its seed (both students
 trained on the labeled crops for the config's `DualStudentTrainer.burn_in_steps` steps): the
-supervised row continues student 1 on labeled crops, the semi-supervised rows add the
-unlabeled crops, all to the same total steps under one learning-rate schedule (see
-`tfpose_ssl.demo`). Every run is the real training binary in a subprocess with its own
-workdir, so an interrupted benchmark resumes where it stopped. Writes `<out>/<mode>.json`
-(every run and the aggregates) and `<out>/<mode>.md` (the table: AP mean +- std for student
-and ensemble, PCK@0.1 of the 7 meta-joints, the pseudo-label PCK before and after selection
-and the students' own PCK on the loss view for the same joints).
+supervised row continues student 1 on labeled crops, the semi-supervised rows add the unlabeled
+crops, all to the same total steps under one learning-rate schedule (see `tfpose_ssl.demo`).
+Every run is the real training binary in a subprocess with its own workdir, so an interrupted
+benchmark resumes where it stopped. Writes `<out>/<mode>.json` (every run and the aggregates)
+and `<out>/<mode>.md` (the table: AP mean +- std for student and ensemble, PCK@0.1 of the 7
+meta-joints, the pseudo-label PCK before and after selection and the students' own PCK on the
+loss view for the same joints).
 """
 
 import tfpose_ssl  # pylint: disable=unused-import  (first: TensorFlow's options, runtime.py)
@@ -70,6 +70,13 @@ def run_dir(out, mode, budget, method, seed):
   return os.path.join(out, "runs", mode, f"labeled_{budget}", slug, f"seed_{seed}")
 
 
+def data_bindings(data_root, spec):
+  """The synthetic train and val sets of every run of the mode `spec`, under `data_root`."""
+  return [f"train/synthetic_coco.root = '{data_root}'", f"val/synthetic_coco.root = '{data_root}'",
+          f"train/synthetic_coco.num_images = {spec['num_images']}",
+          f"val/synthetic_coco.num_images = {spec['val_images']}"]
+
+
 def run_one(out, mode, budget, method, seed, data_root, spec, log,
             base_config="configs/synthetic.gin"):
   """Trains one configuration (or reuses a finished run); returns its summary dict.
@@ -88,10 +95,7 @@ def run_one(out, mode, budget, method, seed, data_root, spec, log,
       f"train.batch_size = {spec['batch']}", f"train.unlabeled_batch_size = {spec['batch']}",
       f"train.steps_per_epoch = {spec['steps']}", f"train.split_seed = {seed}",
       f"train.seed = {seed}", f"DualStudentTrainer.burn_in_steps = {spec['burn_in']}",
-      f"train/synthetic_coco.root = '{data_root}'", f"val/synthetic_coco.root = '{data_root}'",
-      f"train/synthetic_coco.num_images = {spec['num_images']}",
-      f"val/synthetic_coco.num_images = {spec['val_images']}",
-  ]
+  ] + data_bindings(data_root, spec)
   configs = [base_config]
   if method == ALL_LABELS:
     configs.append("configs/modes/supervised.gin")
@@ -196,6 +200,7 @@ def main(argv):
   os.makedirs(out, exist_ok=True)
   log = os.path.join(out, f"{FLAGS.mode}.log")
   start = time.time()
+  demo.make_data([FLAGS.base_config], data_bindings(data_root, spec))  # the runs only read it
   runs = {}
   # Seed-major order: after each round every (budget, method) has one more seed, and the
   # tables are rewritten, so an interrupted benchmark still leaves a complete (smaller) table.

@@ -254,7 +254,7 @@ def model_benchmark(size, batch, repeats):
 def pipeline_benchmark(size, batch, data_root, repeats):
   """Crops/s of the labeled pipeline and of the unlabeled pipeline for K = 0..4 (model skipped)."""
   codec = codec_lib.KeypointCodec(size)
-  dataset = synthetic.synthetic_coco(root=data_root, split="train", num_images=300)
+  dataset = synthetic.make_synthetic_coco(root=data_root, split="train", num_images=300)
   instances, _ = coco.load_instances(dataset)
   rows = []
 
