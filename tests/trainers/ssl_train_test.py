@@ -49,7 +49,8 @@ class SemiSupervisedTrainTest(tf.test.TestCase):
     self.assertEqual(resumed.history[-1], full.history[-1])
     with open(os.path.join(tmp, "resumed", "summary.json")) as f:
       self.assertEqual(json.load(f)["step"], 9)
-    self.assertEqual(resumed["student_2"]["AP"], full["student_2"]["AP"])
+    self.assertEqual(resumed.report.metrics["student_2"]["AP"],
+                     full.report.metrics["student_2"]["AP"])
 
 
 if __name__ == "__main__":
