@@ -155,15 +155,8 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
       supervised burn-in that several methods continue from. Every object of this trainer
       must be in it (a supervised trainer can start from a dual-student checkpoint: student 1).
   """
-  # Before any TensorFlow op: the pools are created with the first one (runtime.py).
-  runtime.set_thread_pools()
-  # MultiWorkerMirroredStrategy must exist before any TensorFlow op runs.
-  distribution = make_strategy(strategy)
-  # The context exists now: its pools run the steps (Keras' fit adds a one-thread pool later).
-  thread_pools = runtime.thread_pools_in_effect()
-  logging.info("thread pools: %s", thread_pools)
+  distribution, thread_pools = start_runtime(strategy, precision)
   is_chief, task_id = worker_role(distribution)
-  set_precision(precision)
   task = task or task_lib.PoseTask()
   workdir = io_utils.resolve_path(workdir)
   os.makedirs(workdir, exist_ok=True)
@@ -199,28 +192,16 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
       return evaluator.evaluate(trainer.students, task, max_instances=max_val_instances,
                                 out_dir=os.path.join(workdir, "results"))
 
-    def make_data(start_step):
-      data = task.labeled_dataset(labeled, batch_size, augment, seed=seed, start_step=start_step)
-      if unlabeled is not None and trainer.uses_unlabeled_at(start_step):
-        data = tf.data.Dataset.zip(data, task.unlabeled_dataset(
-            unlabeled, unlabeled_batch_size, trainer.views, seed=seed, start_step=start_step))
-      # Every worker builds the same global batches and keeps its share (multi-worker).
-      options = tf.data.Options()
-      options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-      return data.with_options(options)
-
-    def samples_per_step(step):
-      return batch_size + (unlabeled_batch_size if unlabeled is not None and
-                           trainer.uses_unlabeled_at(step) else 0)
-
+    data = TrainingData(task, trainer, augment, labeled, unlabeled, batch_size,
+                        unlabeled_batch_size, seed)
     callbacks = [  # the skip check first: an epoch of unreadable data saves nothing
-        callbacks_lib.SkippedImagesCallback(samples_per_step),
+        callbacks_lib.SkippedImagesCallback(data.samples_per_step),
         callbacks_lib.CheckpointCallback(manager, checkpoint_every_steps),
         callbacks_lib.SummaryCallback(writer, summary_every_steps),
     ]
     if is_chief and unlabeled is not None and image_every_epochs:
-      sample = next(iter(task.unlabeled_dataset(unlabeled, 4, trainer.views, seed=seed)))
-      callbacks.append(callbacks_lib.PseudoLabelImageCallback(writer, sample, image_every_epochs))
+      callbacks.append(callbacks_lib.PseudoLabelImageCallback(writer, data.image_sample(),
+                                                              image_every_epochs))
     if is_chief and task.val_set is not None:
       callbacks.append(callbacks_lib.ValidationCallback(validate, writer, eval_every_epochs,
                                                         epochs, steps_per_epoch))
@@ -228,7 +209,7 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
     if stop_at_step is not None:
       end = min(end, stop_at_step)
     start, start_step = time.time(), step
-    history = fit_until(trainer, make_data, callbacks, step, end, steps_per_epoch, verbose)
+    history = fit_until(trainer, data.stream, callbacks, step, end, steps_per_epoch, verbose)
     train_seconds = time.time() - start
     step = callbacks_lib.current_step(trainer)
     result = TrainResult(step, total_steps, history,
@@ -246,6 +227,55 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
                   num_visualized=num_visualized, train_metrics=result.train_metrics,
                   thread_pools=thread_pools)
     return result
+
+
+def start_runtime(strategy, precision):
+  """Thread pools, the distribution strategy and the dtype policy, before any TensorFlow op;
+  returns (strategy, `runtime.thread_pools_in_effect()`)."""
+  # Before any TensorFlow op: the pools are created with the first one (runtime.py).
+  runtime.set_thread_pools()
+  # MultiWorkerMirroredStrategy must exist before any TensorFlow op runs.
+  distribution = make_strategy(strategy)
+  # The context exists now: its pools run the steps (Keras' fit adds a one-thread pool later).
+  thread_pools = runtime.thread_pools_in_effect()
+  logging.info("thread pools: %s", thread_pools)
+  set_precision(precision)
+  return distribution, thread_pools
+
+
+class TrainingData:
+  """A run's data streams: labeled batches, zipped with unlabeled ones in the steps that read
+  them (`trainer.uses_unlabeled_at`), each keyed by the step it starts at (exact resume)."""
+
+  def __init__(self, task, trainer, augment, labeled, unlabeled, batch_size,
+               unlabeled_batch_size, seed):
+    self.task, self.trainer, self.augment = task, trainer, augment
+    self.labeled, self.unlabeled = labeled, unlabeled
+    self.batch_size, self.unlabeled_batch_size, self.seed = batch_size, unlabeled_batch_size, seed
+
+  def reads_unlabeled(self, step):
+    return self.unlabeled is not None and self.trainer.uses_unlabeled_at(step)
+
+  def stream(self, start_step):
+    """The `tf.data.Dataset` of the steps from `start_step` on."""
+    data = self.task.labeled_dataset(self.labeled, self.batch_size, self.augment, seed=self.seed,
+                                     start_step=start_step)
+    if self.reads_unlabeled(start_step):
+      data = tf.data.Dataset.zip(data, self.task.unlabeled_dataset(
+          self.unlabeled, self.unlabeled_batch_size, self.trainer.views, seed=self.seed,
+          start_step=start_step))
+    # Every worker builds the same global batches and keeps its share (multi-worker).
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return data.with_options(options)
+
+  def samples_per_step(self, step):
+    return self.batch_size + (self.unlabeled_batch_size if self.reads_unlabeled(step) else 0)
+
+  def image_sample(self):
+    """4 unlabeled crops' views, for the pseudo-label images in TensorBoard."""
+    return next(iter(self.task.unlabeled_dataset(self.unlabeled, 4, self.trainer.views,
+                                                 seed=self.seed)))
 
 
 def split_path(workdir, split_file=None):
