@@ -65,6 +65,8 @@ class PoseTask:
           + (f" (skipped or fixed: {skipped})" if skipped else ""), flush=True)
     if not num_labeled:
       return instances, instances.select(np.zeros(len(instances), bool))
+    if not split_path:
+      raise ValueError("a COCO-Partial split (num_labeled) needs the path of its split JSON")
     split = splits.get_or_make_split(instances, split_path, num_labeled, split_seed, split_mode)
     return splits.apply_split(instances, split, source=split_path)
 
