@@ -1,6 +1,5 @@
 """The demo protocol end to end on tiny data: shared burn-in, supervised baseline, method."""
 
-import json
 import os
 
 import tensorflow as tf

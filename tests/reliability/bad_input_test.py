@@ -3,7 +3,6 @@ problems become counted skips, and no bad sample crashes a run or silently shift
 
 import json
 import os
-import shutil
 import struct
 import types
 
@@ -12,7 +11,6 @@ import numpy as np
 import tensorflow as tf
 
 from tests import testing
-from tfpose_ssl import task as task_lib
 from tfpose_ssl import training as train_lib
 from tfpose_ssl.data import coco
 from tfpose_ssl.data import pipeline

@@ -76,7 +76,7 @@ class KillAndResumeTest(tf.test.TestCase):
 
     result = subprocess.run(_command(killed, data), cwd=testing.REPO_ROOT, env=_env(),
                             check=True, capture_output=True, text=True, timeout=1200)
-    self.assertIn(f"resumed from", result.stdout + result.stderr)
+    self.assertIn("resumed from", result.stdout + result.stderr)
     self.assertEqual(_latest_step(killed), 30)
     want, got = _weights(uninterrupted), _weights(killed)
     self.assertEqual(sorted(want), sorted(got))
