@@ -33,7 +33,7 @@ def build_module(task, checkpoint, model="ensemble", flip_test=False, uncertaint
     raise ValueError(f"--model={model} is not in this checkpoint; it has {sorted(named)}")
   metadata = {"model": model, "checkpoint": path}
   return pose_module.PoseServingModule(named[model], task.codec, task.padding, flip_test,
-                                   uncertainty_views, metadata)
+                                       uncertainty_views, metadata, task.schema)
 
 
 def check_out(out, overwrite=False):

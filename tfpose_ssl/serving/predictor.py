@@ -62,6 +62,14 @@ class TFLitePredictor:
     return keypoints.numpy(), np.stack(scores)
 
 
+def keypoint_schema(metadata):
+  """The `KeypointSchema` an export's metadata names (COCO's person for exports that predate
+  keypoint schemas)."""
+  if "keypoint_schema" not in metadata:
+    return kp.COCO_PERSON
+  return kp.KeypointSchema(**metadata["keypoint_schema"])
+
+
 def load_predictor(path):
   if path.endswith(".tflite"):
     return TFLitePredictor(path)
@@ -135,8 +143,11 @@ def predict(model_path, image_path, boxes_path=None, image_id=None, box_threshol
   keypoints, scores = predictor(image, boxes)
   padding = predictor.metadata["padding"]
   areas = boxes[:, 2] * boxes[:, 3] * padding ** 2
+  schema = keypoint_schema(predictor.metadata)
   results = metrics.to_coco_results(np.full(len(boxes), image_id), keypoints, scores,
-                                       box_scores, areas, 0.9 if detected else None)
-  poses = np.array([r["keypoints"] for r in results]).reshape(-1, kp.NUM_JOINTS, 3)
-  drawn = visualize.draw_skeletons(image, poses[..., :2], poses[..., 2], joint_threshold)
+                                    box_scores, areas, 0.9 if detected else None,
+                                    sigmas=schema.oks_sigmas)
+  poses = np.array([r["keypoints"] for r in results]).reshape(-1, schema.num_joints, 3)
+  drawn = visualize.draw_skeletons(image, poses[..., :2], poses[..., 2], joint_threshold,
+                                   schema)
   return results, drawn
