@@ -109,6 +109,7 @@ class OwnKeypointsTest(tf.test.TestCase):
     predicted, drawn = predictor_lib.predict(paths[0], image_path, joint_threshold=-1.0)
     self.assertLen(predicted, 1)
     self.assertLen(predicted[0]["keypoints"], 15)
+    self.assertEqual(predicted[0]["category_id"], 7)
     image = tf.io.decode_image(tf.io.read_file(image_path), channels=3).numpy()
     self.assertEqual(drawn.shape, image.shape)
     self.assertTrue(np.any(drawn != image))
