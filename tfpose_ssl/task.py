@@ -15,17 +15,19 @@ from tfpose_ssl.data import pipeline
 from tfpose_ssl.data import splits
 from tfpose_ssl.models import simple_baseline
 from tfpose_ssl.ops import codec as codec_lib
+from tfpose_ssl.ops import keypoints as kp
 
 
 @gin.configurable
 @dataclasses.dataclass
 class PoseTask:
-  """Top-down 2D pose on COCO-format data.
+  """Top-down 2D pose on COCO-format data, with the data's keypoint schema (`schema`).
 
   Attributes:
     train_set: `CocoKeypoints` the labeled (and, for COCO-Partial, unlabeled) crops come from.
     val_set: `CocoKeypoints` evaluated on (GT boxes unless `val_detections` is set).
-    model_fn: builder `model_fn(input_size=(H, W)) -> keras.Model` producing heatmaps.
+    model_fn: builder `model_fn(input_size=(H, W), num_joints=J) -> keras.Model` producing
+      heatmaps.
     input_size: (H, W) of crops; heatmaps are (H/stride, W/stride).
     stride, sigma: heatmap stride and target Gaussian sigma (heatmap pixels).
     padding: box padding when cutting crops (1.25 as SimpleBaseline).
@@ -51,8 +53,15 @@ class PoseTask:
   def codec(self):
     return codec_lib.KeypointCodec(self.input_size, self.stride, self.sigma)
 
+  @property
+  def schema(self):
+    """The data's `KeypointSchema`: the validation set's, else the training set's (the two
+    must agree: `split_train_set` checks); COCO's person when neither set is configured."""
+    dataset = self.val_set or self.train_set
+    return dataset.schema if dataset is not None else kp.COCO_PERSON
+
   def build_model(self):
-    return self.model_fn(input_size=tuple(self.input_size))
+    return self.model_fn(input_size=tuple(self.input_size), num_joints=self.schema.num_joints)
 
   def split_train_set(self, num_labeled=None, split_path=None, split_seed=0, split_mode="random"):
     """(labeled, held-out) training instances: all of `train_set` labeled when `num_labeled` is
@@ -60,6 +69,10 @@ class PoseTask:
     if self.train_set is None:
       raise ValueError("PoseTask.train_set is not configured")
     instances, counts = coco.load_instances(self.train_set)
+    if self.train_set.schema != self.schema:
+      raise ValueError(f"the training set's keypoints ({self.train_set.annotation_path}: "
+                       f"{self.train_set.schema}) are not the validation set's "
+                       f"({self.schema})")
     skipped = {k: v for k, v in counts.items() if v}
     print(f"train set: {len(instances)} instances with keypoints"
           + (f" (skipped or fixed: {skipped})" if skipped else ""), flush=True)
@@ -74,7 +87,7 @@ class PoseTask:
     """Unlabeled people: COCO-Partial's held-out split plus every `UnlabeledImages` source."""
     parts = [held_out] if len(held_out) else []
     for source in sources:
-      instances, counts = coco.load_unlabeled(source)
+      instances, counts = coco.load_unlabeled(source, self.schema.num_joints)
       skipped = {k: v for k, v in counts.items() if v}
       print(f"unlabeled source {source.image_dir}: {len(instances)} person boxes"
             + (f" (skipped {skipped})" if skipped else ""), flush=True)
@@ -87,7 +100,8 @@ class PoseTask:
   def labeled_dataset(self, instances, batch_size, augment, seed=0, start_step=0):
     """Batches of augmented labeled crops with their target heatmaps (`pipeline`)."""
     return pipeline.labeled_dataset(instances, self.codec, batch_size, augment, seed=seed,
-                                    start_step=start_step, padding=self.padding)
+                                    start_step=start_step, padding=self.padding,
+                                    schema=self.schema)
 
   def unlabeled_dataset(self, instances, batch_size, views, seed=0, start_step=0):
     """Batches of unlabeled people as the weak and strong views of `views` (`pipeline`)."""

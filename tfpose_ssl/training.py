@@ -197,7 +197,7 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
     callbacks = [  # the skip check first: an epoch of unreadable data saves nothing
         callbacks_lib.SkippedImagesCallback(data.samples_per_step),
         callbacks_lib.CheckpointCallback(manager, checkpoint_every_steps),
-        callbacks_lib.SummaryCallback(writer, summary_every_steps),
+        callbacks_lib.SummaryCallback(writer, summary_every_steps, task.schema.names),
     ]
     if is_chief and unlabeled is not None and image_every_epochs:
       callbacks.append(callbacks_lib.PseudoLabelImageCallback(writer, data.image_sample(),
@@ -324,6 +324,7 @@ def build_trainer(distribution, trainer_fn, task, augment, unlabeled):
       return trainer_fn(build_model=task.build_model, codec=task.codec)
     return trainer_fn(build_model=task.build_model, codec=task.codec,
                       views=views_lib.MultiViewAugment(weak=augment),
+                      flip_permutation=task.schema.flip_permutation(),
                       measure_pseudo_labels=bool(np.any(unlabeled.keypoints[..., 2] > 0)))
 
 
@@ -466,7 +467,8 @@ def write_summary(workdir, report, task, step, train_seconds, steps_done, num_vi
     for image_id in list(dict.fromkeys(readable))[:num_visualized]:
       rows = (instances.image_ids == image_id) & report.valid
       image = visualize.read_rgb(instances.image_paths[rows][0])
-      images.append(visualize.draw_skeletons(image, xy[rows], scores[rows]))
+      images.append(visualize.draw_skeletons(image, xy[rows], scores[rows],
+                                             schema=task.schema))
     if images:
       visualize.save_png(os.path.join(workdir, "skeletons.png"), visualize.tile(images))
 

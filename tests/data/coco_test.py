@@ -12,6 +12,7 @@ from tfpose_ssl.data import coco
 from tfpose_ssl.data import pipeline
 from tfpose_ssl.ops import codec as codec_lib
 from tfpose_ssl.ops import geometry
+from tfpose_ssl.ops import keypoints as kp
 
 
 class CocoLoaderTest(tf.test.TestCase):
@@ -63,13 +64,13 @@ class CocoLoaderTest(tf.test.TestCase):
     source = coco.UnlabeledImages(
         image_dir="images", detections="annotations/person_detection_results_mini.json",
         score_threshold=0.0, root=root)
-    instances, counts = coco.load_unlabeled(source)  # ids from the numeric file names
+    instances, counts = coco.load_unlabeled(source, kp.NUM_JOINTS)  # ids from the file names
     self.assertLen(instances, 118)
     self.assertEqual(sum(counts.values()), 0)
     self.assertAllEqual(instances.keypoints, np.zeros((118, 17, 3)))
     self.assertEqual(sorted(set(instances.image_ids.tolist())), [785, 40083, 196141, 197388])
     with self.assertRaisesRegex(coco.DataError, "no images"):
-      coco.load_unlabeled(coco.UnlabeledImages(self.get_temp_dir(), "x.json"))
+      coco.load_unlabeled(coco.UnlabeledImages(self.get_temp_dir(), "x.json"), kp.NUM_JOINTS)
 
   def test_clip_box(self):
     self.assertEqual(coco.clip_box([-10, -5, 30, 20], 100, 50), [0.0, 0.0, 20.0, 15.0])
@@ -90,7 +91,7 @@ class CocoLoaderTest(tf.test.TestCase):
     no_person = os.path.join(tmp, "no_person.json")
     with open(no_person, "w") as f:
       json.dump({"images": [], "annotations": [], "categories": [{"id": 2, "name": "cat"}]}, f)
-    with self.assertRaisesRegex(coco.DataError, "no 'person' category"):
+    with self.assertRaisesRegex(coco.DataError, r"no category with id 1 \(COCO's 'person'\)"):
       coco.load_instances(coco.CocoKeypoints(no_person, tmp))
     wrong = os.path.join(tmp, "wrong.json")
     with open(wrong, "w") as f:
@@ -98,8 +99,54 @@ class CocoLoaderTest(tf.test.TestCase):
                  "annotations": [{"id": 7, "image_id": 1, "category_id": 1, "bbox": [1, 1, 5, 5],
                                   "keypoints": [1, 1, 2] * 14, "iscrowd": 0}],
                  "categories": [{"id": 1, "name": "person"}]}, f)
-    with self.assertRaisesRegex(coco.DataError, "annotation id 7 has 14 keypoints"):
+    with self.assertRaisesRegex(coco.DataError,
+                                "annotation id 7 has 14 keypoints, its category 17"):
       coco.load_instances(coco.CocoKeypoints(wrong, tmp))
+
+  def test_reads_its_own_keypoint_category(self):
+    tmp = self.get_temp_dir()
+    open(os.path.join(tmp, "a.jpg"), "wb").close()  # load_instances only checks it exists
+    critter = {"id": 5, "name": "critter", "keypoints": ["snout", "left_ear", "right_ear", "tail"],
+               "skeleton": [[1, 2], [1, 3], [1, 4]]}
+    ann = lambda i, category_id, num: {"id": i, "image_id": 1, "category_id": category_id,
+                                       "bbox": [1, 1, 8, 8], "keypoints": [2, 2, 2] * num,
+                                       "iscrowd": 0}
+    path = os.path.join(tmp, "critters.json")
+
+    def write(annotations):
+      with open(path, "w") as f:
+        json.dump({"images": [{"id": 1, "file_name": "a.jpg", "width": 10, "height": 10}],
+                   "annotations": annotations,
+                   "categories": [{"id": 1, "name": "person"}, critter]}, f)
+
+    write([ann(1, 5, 4), ann(2, 1, 17), ann(3, 5, 4)])
+    dataset = coco.CocoKeypoints(path, tmp, category_id=5, oks_sigmas=[0.1, 0.2, 0.2, 0.3])
+    instances, counts = coco.load_instances(dataset)
+    self.assertEqual(instances.keypoints.shape, (2, 4, 3))
+    self.assertEqual(counts["other_category"], 1)
+    self.assertEqual(dataset.schema.names, tuple(critter["keypoints"]))
+    self.assertEqual(dataset.schema.skeleton, ((0, 1), (0, 2), (0, 3)))
+    self.assertEqual(dataset.schema.flip_permutation(), (0, 2, 1, 3))
+    self.assertEqual(dataset.schema.oks_sigmas, (0.1, 0.2, 0.2, 0.3))
+    self.assertIs(vars(dataset)["schema"], dataset.schema)  # read with the instances
+    # The same file's person category is COCO's (a category without names is COCO's person).
+    self.assertEqual(coco.CocoKeypoints(path, tmp).schema, kp.COCO_PERSON)
+    with self.assertRaisesRegex(coco.DataError,
+                                r"critters.json: category 'critter' has 4 keypoints.*"
+                                r"gin: CocoKeypoints.oks_sigmas"):
+      coco.load_instances(coco.CocoKeypoints(path, tmp, category_id=5))
+    write([ann(1, 5, 4), ann(3, 5, 17)])
+    with self.assertRaisesRegex(coco.DataError, "annotation id 3 has 17 keypoints, its "
+                                                "category 4"):
+      coco.load_instances(dataset)
+    # Detector boxes of the category get its number of (zero) keypoints.
+    detections = os.path.join(tmp, "dets.json")
+    with open(detections, "w") as f:
+      json.dump([{"image_id": 1, "category_id": 5, "bbox": [1, 1, 5, 5], "score": 0.9},
+                 {"image_id": 1, "category_id": 1, "bbox": [1, 1, 5, 5], "score": 0.9}], f)
+    boxes, counts = coco.load_instances(dataset, detections=detections)
+    self.assertAllEqual(boxes.keypoints, np.zeros((1, 4, 3)))
+    self.assertEqual(counts["other_category"], 1)
 
   def test_duplicate_ids_are_refused_with_the_ids(self):
     tmp = self.get_temp_dir()
@@ -167,7 +214,7 @@ class CocoLoaderTest(tf.test.TestCase):
       json.dump([{"image_id": 9, "category_id": 1, "bbox": [1, 1, 5, 5], "score": 0.9}], f)
     with self.assertRaisesRegex(coco.DataError, r"info.json: image id 9 has file_name"):
       coco.load_unlabeled(coco.UnlabeledImages("images", "dets.json", image_info="info.json",
-                                               root=tmp))
+                                               root=tmp), kp.NUM_JOINTS)
 
   def test_detections_with_a_nan_score_are_counted_not_kept(self):
     root = testing.coco_mini_dir()

@@ -9,6 +9,7 @@ from tfpose_ssl.data import pipeline
 from tfpose_ssl.ops import augment as augment_lib
 from tfpose_ssl.ops import codec as codec_lib
 from tfpose_ssl.ops import geometry
+from tfpose_ssl.ops import keypoints as kp
 from tfpose_ssl.ops import views as views_lib
 
 AUGMENT = augment_lib.TopDownAugment()  # its defaults
@@ -89,7 +90,7 @@ class PipelineTest(tf.test.TestCase):
                                       self.codec.input_size, flip)
       keypoints = np.zeros((17, 3), np.float32)
       keypoints[5] = [50.0, 70.0, 2.0]  # left shoulder
-      moved = pipeline.transform_keypoints(tf.constant(keypoints), m, flip)
+      moved = pipeline.transform_keypoints(tf.constant(keypoints), m, flip, kp.FLIP_PERMUTATION)
       heatmaps, weights = self.codec.encode(moved)
       joint = 6 if bool(flip) else 5  # a flip turns the left shoulder into the right one
       self.assertEqual(float(weights[joint]), 1.0)
@@ -118,7 +119,7 @@ class PipelineTest(tf.test.TestCase):
       applied_count += int(bool(applied))
       matrix = geometry.affine_from_params(center, scale, 0.0, self.codec.input_size)
       heatmaps, weights = self.codec.encode(
-          pipeline.transform_keypoints(tf.constant(keypoints), matrix, tf.constant(False)))
+          pipeline.move_keypoints(tf.constant(keypoints), matrix))
       self.assertAllClose(batch["target_weight"][i], weights)
       self.assertAllClose(batch["heatmaps"][i], heatmaps, atol=1e-5)
     # The mini set's people with more than 8 labeled joints get half-body crops.

@@ -12,13 +12,20 @@ from tfpose_ssl.evaluation import metrics as metrics_lib
 from tfpose_ssl.ops import keypoints as kp
 
 
-def _write_gt(path, keypoints, area=10000.0):
+# A 5-joint toy category with its own OKS sigmas (neither COCO's count nor its values).
+TOY_CATEGORY = {"id": 3, "name": "toy", "supercategory": "toy",
+                "keypoints": ["head", "left_hand", "right_hand", "left_foot", "right_foot"],
+                "skeleton": [[1, 2], [1, 3], [1, 4], [1, 5]]}
+TOY_SIGMAS = (0.05, 0.1, 0.1, 0.2, 0.2)
+
+
+def _write_gt(path, keypoints, area=10000.0, category=kp.PERSON_CATEGORY):
   data = {"images": [{"id": 1, "file_name": "a.jpg", "width": 200, "height": 200}],
-          "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 0,
+          "annotations": [{"id": 1, "image_id": 1, "category_id": category["id"], "iscrowd": 0,
                            "area": area, "bbox": [0, 0, 100, 100],
                            "keypoints": np.asarray(keypoints).reshape(-1).tolist(),
                            "num_keypoints": int(np.sum(np.asarray(keypoints)[:, 2] > 0))}],
-          "categories": [kp.PERSON_CATEGORY]}
+          "categories": [category]}
   with open(path, "w") as f:
     json.dump(data, f)
 
@@ -78,6 +85,66 @@ class CocoMetricsTest(tf.test.TestCase):
                                        [dict(good, keypoints=[0.0] * 48)])
     with self.assertRaisesRegex(metrics_lib.ResultsError, "non-finite"):
       metrics_lib.coco_keypoint_metrics(dataset.annotation_path, [dict(good, score=float("nan"))])
+
+
+class OwnSchemaTest(tf.test.TestCase):
+  """A 5-joint dataset in COCO format, scored with its own sigmas."""
+
+  def setUp(self):
+    super().setUp()
+    self.schema = kp.KeypointSchema.from_coco_category(TOY_CATEGORY, oks_sigmas=TOY_SIGMAS)
+    self.path = os.path.join(self.get_temp_dir(), "toy.json")
+    self.gt = np.array([[50, 20, 2], [30, 50, 2], [70, 50, 2], [40, 90, 2], [60, 90, 2]],
+                       np.float64)
+    _write_gt(self.path, self.gt, area=10000.0, category=TOY_CATEGORY)
+
+  def test_hand_computed_oks_with_the_schemas_sigmas(self):
+    # Joint 1 (sigma 0.1) moved by d with d^2 = 2 * area * (2 sigma)^2: exp(-1) for it, so
+    # OKS = (4 + e^-1) / 5 = 0.8736; COCO's sigmas would not even fit 5 joints.
+    d = np.sqrt(2 * 10000.0 * (2 * TOY_SIGMAS[1]) ** 2)
+    pred = self.gt.copy()
+    pred[1, 0] += d
+    expected = (4 + np.exp(-1.0)) / 5
+    oks = metrics_lib.oks_iou(self.gt, 10000.0, pred[None], np.array([10000.0]),
+                              self.schema.oks_sigmas)
+    self.assertAlmostEqual(float(oks[0]), expected, places=6)
+    results = metrics_lib.to_coco_results([1], pred[None, :, :2], np.ones((1, 5)), [1.0],
+                                         [10000.0], sigmas=self.schema.oks_sigmas,
+                                         category_id=3)
+    self.assertEqual(results[0]["category_id"], 3)
+    self.assertLen(results[0]["keypoints"], 15)
+    metrics = metrics_lib.coco_keypoint_metrics(self.path, results, schema=self.schema,
+                                                category_id=3)
+    # Matched at OKS thresholds 0.50 ... 0.85 (8 of 10), precision 1 there.
+    self.assertAlmostEqual(metrics["AP"], 0.8, places=6)
+    self.assertAlmostEqual(metrics["AP75"], 1.0, places=6)
+
+  def test_mismatched_or_missing_schema_is_refused(self):
+    result = [{"image_id": 1, "category_id": 3, "keypoints": [0.0] * 15, "score": 1.0}]
+    with self.assertRaisesRegex(ValueError, "'toy' has 5 keypoints.*oks_sigmas"):
+      metrics_lib.coco_keypoint_metrics(self.path, result, category_id=3)
+    with self.assertRaisesRegex(ValueError, "category 3 has 5 keypoints, the keypoint schema 17"):
+      metrics_lib.coco_keypoint_metrics(self.path, result, schema=kp.COCO_PERSON, category_id=3)
+    with self.assertRaisesRegex(ValueError, "no category with id 1"):
+      metrics_lib.coco_keypoint_metrics(self.path, result, schema=self.schema)
+    with self.assertRaisesRegex(metrics_lib.ResultsError, "45 keypoint values, expected 15"):
+      metrics_lib.coco_keypoint_metrics(self.path, [dict(result[0], keypoints=[0.0] * 45)],
+                                        schema=self.schema, category_id=3)
+
+  def test_pck_meta_joints_and_oks_nms_follow_the_schema(self):
+    gt = np.concatenate([self.gt[None, :, :2], np.full((1, 5, 1), 2.0)], axis=-1)
+    pred = self.gt[None, :, :2].copy()
+    pred[0, 1, 0] += 50.0  # left hand wrong at alpha 0.1 of a 100-pixel box
+    result = metrics_lib.pck(pred, gt, np.array([[0, 0, 100, 100.0]]), schema=self.schema)
+    self.assertAllClose(result["per_joint"], [1, 0, 1, 1, 1])
+    self.assertEqual(result["meta"], {"head": 1.0, "hand": 0.5, "foot": 1.0})
+    with self.assertRaisesRegex(ValueError, "pck got 5 joints, the keypoint schema has 17"):
+      metrics_lib.pck(pred, gt, np.array([[0, 0, 100, 100.0]]))
+    poses = np.stack([gt[0], gt[0] + [0.5, 0, 0]])
+    self.assertEqual(metrics_lib.oks_nms(poses, [0.2, 0.9], np.full(2, 5000.0),
+                                         sigmas=self.schema.oks_sigmas), [1])
+    with self.assertRaisesRegex(ValueError, "17 OKS sigmas for 5 joints"):
+      metrics_lib.oks_nms(poses, [0.2, 0.9], np.full(2, 5000.0))
 
 
 class PckTest(tf.test.TestCase):

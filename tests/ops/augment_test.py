@@ -62,6 +62,19 @@ class HalfBodyTest(tf.test.TestCase):
       self.assertAllClose(c, center)
       self.assertAllClose(s, scale)
 
+  def test_the_upper_body_is_the_schemas(self):
+    # A 6-joint schema whose upper body is joints 3-5, not COCO's first 11: with joints 0 and 1
+    # labeled below (2, too few) the upper half 3-5 is always chosen.
+    keypoints = person(range(17))[:6]
+    keypoints[2, 2] = 0.0
+    augment = augment_lib.TopDownAugment(half_body_prob=1.0, half_body_min_joints=4)
+    center, scale = expected_region(keypoints, [3, 4, 5], 0.75)
+    for seed in self.seeds:
+      applied, c, s = augment.half_body(keypoints, 0.75, seed, upper_body=(3, 4, 5))
+      self.assertTrue(bool(applied))
+      self.assertAllClose(c, center)
+      self.assertAllClose(s, scale)
+
   def test_not_applied_when_the_chosen_joints_coincide(self):
     keypoints = person(list(range(17)))
     keypoints[:11, :2] = [30.0, 40.0]  # the whole upper body on one pixel

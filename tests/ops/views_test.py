@@ -7,6 +7,7 @@ from tfpose_ssl.data import pipeline
 from tfpose_ssl.ops import augment as augment_lib
 from tfpose_ssl.ops import codec as codec_lib
 from tfpose_ssl.ops import geometry
+from tfpose_ssl.ops import keypoints as kp
 from tfpose_ssl.ops import pseudo_heatmaps as ph
 from tfpose_ssl.ops import views as views_lib
 from tfpose_ssl.ops import warp
@@ -66,7 +67,8 @@ class MultiViewAugmentTest(tf.test.TestCase):
     moved into the view, left and right swapped on mirrored views (as labeled crops are)."""
     out = []
     for v in range(matrices.shape[1]):
-      moved = [pipeline.transform_keypoints(keypoints[b], matrices[b, v], flips[b, v])
+      moved = [pipeline.transform_keypoints(keypoints[b], matrices[b, v], flips[b, v],
+                                            kp.FLIP_PERMUTATION)
                for b in range(keypoints.shape[0])]
       out.append(codec_lib.gaussian_heatmaps(tf.stack(moved)[..., :2] / codec.stride,
                                              *codec.heatmap_size, codec.sigma))

@@ -47,6 +47,10 @@ class ReadBoxesTest(tf.test.TestCase):
     self.assertAllClose(scores, [0.9])
     self.assertTrue(detected)
     self.assertEqual(skipped, {"bad_box": 0, "bad_score": 2, "low_score": 1})
+    # Another dataset's keypoint category: its boxes only.
+    boxes, scores, _, _ = predictor.read_boxes(path, 7, (50, 100, 3), 0.5, category_id=2)
+    self.assertAllClose(boxes, [[0, 0, 10, 10]])
+    self.assertAllClose(scores, [0.9])
 
   def test_detections_need_an_image_id(self):
     # Before: a file name that is not a number became image 0 and silently "0 people".

@@ -1,12 +1,17 @@
-"""Reads COCO person-keypoint datasets (train2017/val2017, the synthetic set, any COCO JSON).
+"""Reads COCO-format keypoint datasets (train2017/val2017, the synthetic set, any COCO JSON).
 
-`CocoKeypoints` names a dataset on disk; `load_instances` turns it into `Instances`: flat NumPy
-arrays, one row per person box, ready for `tf.data.Dataset.from_tensor_slices`.
+`CocoKeypoints` names a dataset on disk and its keypoint category; `load_instances` turns it
+into `Instances`: flat NumPy arrays, one row per box, ready for
+`tf.data.Dataset.from_tensor_slices`. The category's `keypoints` and `skeleton` (plus OKS sigmas
+and flip pairs from the config where the file cannot give them) make the dataset's
+`KeypointSchema` (`CocoKeypoints.schema`).
 """
 
 import dataclasses
+import functools
 import json
 import os
+from typing import Any, Optional, Tuple
 
 import gin
 import numpy as np
@@ -27,10 +32,35 @@ class CocoKeypoints:
 
   Relative `annotation_file` / `image_dir` are taken relative to `root` when it is given,
   then relative to the directory the command was run from.
+
+  The instances are the annotations of category `category_id` (COCO's person: 1). Its
+  keypoint schema (`schema`) comes from the category's `keypoints` names and `skeleton`; for
+  keypoints other than COCO's person, `oks_sigmas` (one per keypoint, in the category's order)
+  must be given, `flip_pairs` (pairs of keypoint names) when the left/right pairs are not
+  named `left_X` / `right_X`, `meta_joints` ({group: keypoint names}) to choose the PCK
+  groups and `upper_body` (keypoint names) for half-body crops
+  (`keypoints.KeypointSchema.from_coco_category`).
   """
   annotation_file: str
   image_dir: str
   root: str = None
+  category_id: int = 1
+  oks_sigmas: Optional[Tuple[float, ...]] = None
+  flip_pairs: Optional[Tuple[Tuple[Any, Any], ...]] = None
+  meta_joints: Optional[Tuple[Tuple[str, Tuple[Any, ...]], ...]] = None
+  upper_body: Optional[Tuple[Any, ...]] = None
+
+  def __post_init__(self):  # gin gives lists and dicts: stored as tuples (hashable)
+    set_field = lambda name, value: object.__setattr__(self, name, value)
+    if self.oks_sigmas is not None:
+      set_field("oks_sigmas", tuple(float(s) for s in self.oks_sigmas))
+    if self.flip_pairs is not None:
+      set_field("flip_pairs", tuple(tuple(pair) for pair in self.flip_pairs))
+    if self.meta_joints is not None:
+      set_field("meta_joints", tuple((name, tuple(joints))
+                                     for name, joints in dict(self.meta_joints).items()))
+    if self.upper_body is not None:
+      set_field("upper_body", tuple(self.upper_body))
 
   def resolve(self, path):
     """`path` under `root` (unless absolute), resolved like command-line paths."""
@@ -45,6 +75,22 @@ class CocoKeypoints:
   @property
   def image_path(self):
     return self.resolve(self.image_dir)
+
+  @functools.cached_property
+  def schema(self):
+    """The `KeypointSchema` of the keypoint category (the annotation file is read once)."""
+    return self.schema_of(read_annotations(self.annotation_path, self.category_id))
+
+  def schema_of(self, data):
+    """The `KeypointSchema` of the keypoint category of `data` (a parsed annotation file)."""
+    category = keypoint_category(data, self.category_id, self.annotation_path)
+    try:
+      return kp.KeypointSchema.from_coco_category(category, self.oks_sigmas, self.flip_pairs,
+                                                  self.meta_joints, self.upper_body)
+    except ValueError as e:
+      raise DataError(f"{self.annotation_path}: {e} (gin: CocoKeypoints.oks_sigmas, "
+                      "CocoKeypoints.flip_pairs, CocoKeypoints.meta_joints, "
+                      "CocoKeypoints.upper_body)") from e
 
 
 @dataclasses.dataclass
@@ -71,8 +117,19 @@ class Instances:
                         for f in dataclasses.fields(Instances)})
 
 
-def read_annotations(annotation_path):
-  """Loads and checks a COCO keypoint annotation JSON; returns the parsed dict."""
+def keypoint_category(data, category_id, source):
+  """The category of `data` (a parsed annotation file) with id `category_id`."""
+  found = [c for c in data["categories"] if c.get("id") == category_id]
+  if not found:
+    raise DataError(f"{source}: no category with id {category_id}"
+                    + (" (COCO's 'person')" if category_id == 1 else "")
+                    + f"; its categories: {[c.get('id') for c in data['categories']]}")
+  return found[0]
+
+
+def read_annotations(annotation_path, category_id=1):
+  """Loads and checks a COCO keypoint annotation JSON with the keypoint category `category_id`;
+  returns the parsed dict."""
   if not os.path.isfile(annotation_path):
     raise DataError(f"annotation file not found: {annotation_path}")
   try:
@@ -85,13 +142,7 @@ def read_annotations(annotation_path):
   for key in ("images", "annotations", "categories"):
     if key not in data:
       raise DataError(f"{annotation_path}: not COCO keypoint format, no '{key}' list")
-  person = [c for c in data["categories"] if c.get("id") == 1 or c.get("name") == "person"]
-  if not person:
-    raise DataError(f"{annotation_path}: no 'person' category (id 1)")
-  names = person[0].get("keypoints")
-  if names is not None and len(names) != kp.NUM_JOINTS:
-    raise DataError(f"{annotation_path}: person category has {len(names)} keypoints, "
-                    f"expected {kp.NUM_JOINTS} (COCO)")
+  keypoint_category(data, category_id, annotation_path)
   for key, what in (("images", "image"), ("annotations", "annotation")):
     repeated = duplicate_ids(item.get("id") for item in data[key])
     if repeated:
@@ -169,20 +220,26 @@ def clip_box(box, width, height):
 
 
 def load_instances(dataset, detections=None, score_threshold=0.0, require_keypoints=True):
-  """Person instances of `dataset` (a `CocoKeypoints`) as `Instances`.
+  """Instances of `dataset`'s keypoint category (a `CocoKeypoints`) as `Instances`.
+
+  Each annotation must have the category's number of keypoints (the schema's `num_joints`).
 
   Args:
     dataset: the `CocoKeypoints` to read.
     detections: optional path of a COCO detection-results JSON (list of dicts with `image_id`,
-      `category_id`, `bbox`, `score`); when given, its person boxes replace the ground truth
-      (keypoints are zeros) and boxes scoring below `score_threshold` are dropped.
+      `category_id`, `bbox`, `score`); when given, its boxes of the keypoint category replace
+      the ground truth (keypoints are zeros) and boxes scoring below `score_threshold` are
+      dropped.
     score_threshold: detection score threshold (SimpleBaseline uses 0.0 on val, see config).
     require_keypoints: with ground-truth boxes, keep only instances with `num_keypoints > 0`
       (training); crowd instances and degenerate boxes are always dropped.
   Returns:
     (`Instances`, counts) where counts is a dict of how many annotations were skipped and why.
   """
-  data = read_annotations(dataset.annotation_path)
+  data = read_annotations(dataset.annotation_path, dataset.category_id)
+  # The file is parsed: its schema too, so that `dataset.schema` does not read it again.
+  schema = vars(dataset).setdefault("schema", dataset.schema_of(data))
+  num_joints = schema.num_joints
   image_dir = dataset.image_path
   if not os.path.isdir(image_dir):
     raise DataError(f"image folder not found: {image_dir} (for {dataset.annotation_path})")
@@ -190,12 +247,12 @@ def load_instances(dataset, detections=None, score_threshold=0.0, require_keypoi
   for im in data["images"]:
     images[im["id"]] = im
   counts = {"crowd": 0, "no_keypoints": 0, "bad_box": 0, "bad_keypoints": 0,
-            "keypoints_outside_image": 0, "unknown_image": 0, "low_score": 0, "not_person": 0}
+            "keypoints_outside_image": 0, "unknown_image": 0, "low_score": 0, "other_category": 0}
   rows = []
   if detections is None:
     for ann in data["annotations"]:
-      if ann.get("category_id", 1) != 1:
-        counts["not_person"] += 1
+      if ann.get("category_id", 1) != dataset.category_id:
+        counts["other_category"] += 1
         continue
       if ann.get("iscrowd", 0):
         counts["crowd"] += 1
@@ -208,11 +265,11 @@ def load_instances(dataset, detections=None, score_threshold=0.0, require_keypoi
       if box is None:
         counts["bad_box"] += 1
         continue
-      kps = ann.get("keypoints") or [0] * (3 * kp.NUM_JOINTS)
-      if len(kps) != 3 * kp.NUM_JOINTS:
+      kps = ann.get("keypoints") or [0] * (3 * num_joints)
+      if len(kps) != 3 * num_joints:
         raise DataError(f"{dataset.annotation_path}: annotation id {ann.get('id')} has "
-                        f"{len(kps) // 3} keypoints, expected {kp.NUM_JOINTS}")
-      kps = np.asarray(kps, np.float32).reshape(kp.NUM_JOINTS, 3)
+                        f"{len(kps) // 3} keypoints, its category {num_joints}")
+      kps = np.asarray(kps, np.float32).reshape(num_joints, 3)
       if not np.all(np.isfinite(kps)):
         counts["bad_keypoints"] += 1
         continue
@@ -228,10 +285,11 @@ def load_instances(dataset, detections=None, score_threshold=0.0, require_keypoi
       rows.append((image, ann["id"], box, kps, float(ann.get("area", box[2] * box[3])), 1.0))
     with_people = {row[0]["id"] for row in rows}
     counts["images_without_people"] = sum(1 for i in images if i not in with_people)
-    instances, counts = _to_instances(rows, image_dir), counts
+    instances, counts = _to_instances(rows, image_dir, num_joints), counts
   else:
-    instances, counts = _instances_from_detections(data, image_dir, io_utils.resolve_path(detections),
-                                                   score_threshold)
+    instances, counts = _instances_from_detections(
+        data, image_dir, io_utils.resolve_path(detections), score_threshold, num_joints,
+        dataset.category_id)
   return drop_missing_images(instances, counts, image_dir)
 
 
@@ -249,10 +307,12 @@ def drop_missing_images(instances, counts, image_dir):
   return instances, counts
 
 
-def _instances_from_detections(data, image_dir, detections_path, score_threshold):
-  """Person boxes of a detection-results JSON for the images of `data` (keypoints zero)."""
+def _instances_from_detections(data, image_dir, detections_path, score_threshold, num_joints,
+                               category_id):
+  """Boxes of category `category_id` of a detection-results JSON for the images of `data`
+  (`num_joints` keypoints, zero)."""
   images = {im["id"]: im for im in data["images"]}
-  counts = {"unknown_image": 0, "low_score": 0, "bad_score": 0, "not_person": 0, "bad_box": 0}
+  counts = {"unknown_image": 0, "low_score": 0, "bad_score": 0, "other_category": 0, "bad_box": 0}
   if not os.path.isfile(detections_path):
     raise DataError(f"detection results not found: {detections_path}")
   with open(detections_path) as f:
@@ -264,8 +324,8 @@ def _instances_from_detections(data, image_dir, detections_path, score_threshold
     raise DataError(f"{detections_path}: expected a list of COCO detection results")
   rows = []
   for det in dets:
-    if det.get("category_id", 1) != 1:
-      counts["not_person"] += 1
+    if det.get("category_id", 1) != category_id:
+      counts["other_category"] += 1
       continue
     image = images.get(det.get("image_id"))
     if image is None:
@@ -282,12 +342,12 @@ def _instances_from_detections(data, image_dir, detections_path, score_threshold
     if box is None:
       counts["bad_box"] += 1
       continue
-    rows.append((image, -1, box, np.zeros((kp.NUM_JOINTS, 3), np.float32), box[2] * box[3],
+    rows.append((image, -1, box, np.zeros((num_joints, 3), np.float32), box[2] * box[3],
                  score))
-  return _to_instances(rows, image_dir), counts
+  return _to_instances(rows, image_dir, num_joints), counts
 
 
-def _to_instances(rows, image_dir):
+def _to_instances(rows, image_dir, num_joints):
   n = len(rows)
   return Instances(
       image_paths=np.array([os.path.join(image_dir, r[0]["file_name"]) for r in rows], dtype=object)
@@ -295,7 +355,7 @@ def _to_instances(rows, image_dir):
       image_ids=np.array([r[0]["id"] for r in rows], np.int64),
       ann_ids=np.array([r[1] for r in rows], np.int64),
       boxes=np.array([r[2] for r in rows], np.float32).reshape(n, 4),
-      keypoints=np.array([r[3] for r in rows], np.float32).reshape(n, kp.NUM_JOINTS, 3),
+      keypoints=np.array([r[3] for r in rows], np.float32).reshape(n, num_joints, 3),
       areas=np.array([r[4] for r in rows], np.float32),
       scores=np.array([r[5] for r in rows], np.float32),
   )
@@ -312,12 +372,14 @@ class UnlabeledImages:
   For COCO-Additional: unlabeled2017 (with `image_info` = image_info_unlabeled2017.json), AI
   Challenger, or any folder. Without `image_info`, the folder's images are listed and an
   image's id is the number in its file name (COCO's naming, e.g. 000000123456.jpg -> 123456).
+  The boxes kept are those of `category_id` (COCO's person: 1).
   """
   image_dir: str
   detections: str
   image_info: str = None
   score_threshold: float = 0.5
   root: str = None
+  category_id: int = 1
 
   def resolve(self, path):
     """`path` under `root` (unless absolute), resolved like command-line paths."""
@@ -326,8 +388,9 @@ class UnlabeledImages:
     return io_utils.resolve_path(path)
 
 
-def load_unlabeled(source):
-  """Person boxes of an `UnlabeledImages` as `Instances` (keypoints zero), plus skip counts."""
+def load_unlabeled(source, num_joints):
+  """Boxes of an `UnlabeledImages` as `Instances` (`num_joints` keypoints, zero), plus skip
+  counts."""
   image_dir = source.resolve(source.image_dir)
   if not os.path.isdir(image_dir):
     raise DataError(f"unlabeled image folder not found: {image_dir}")
@@ -352,7 +415,7 @@ def load_unlabeled(source):
   if source.image_info:
     check_file_names(images, info_path)
   sizes_known = all("width" in im and "height" in im for im in images)
-  data = {"images": images, "annotations": [], "categories": [kp.PERSON_CATEGORY]}
+  data = {"images": images}
   if not sizes_known:  # boxes are clipped to the image: take sizes from the files
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     for im in images:
@@ -360,5 +423,6 @@ def load_unlabeled(source):
                                                                        im["file_name"])))
       im["height"], im["width"] = int(shape[0]), int(shape[1])
   instances, counts = _instances_from_detections(
-      data, image_dir, source.resolve(source.detections), source.score_threshold)
+      data, image_dir, source.resolve(source.detections), source.score_threshold, num_joints,
+      source.category_id)
   return drop_missing_images(instances, counts, image_dir)

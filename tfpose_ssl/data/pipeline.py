@@ -164,19 +164,39 @@ def index_stream(num_items, seed, start_position=0, shuffle=True):
   return tf.data.Dataset.zip(positions, ds)
 
 
-def transform_keypoints(keypoints, matrix, flip):
-  """Moves keypoints `[J, 3]` into the crop; a flip also swaps left/right joints."""
+def move_keypoints(keypoints, matrix):
+  """Moves keypoints `[J, 3]` (x, y, v) by `matrix` `[3, 3]` (into a crop)."""
   xy = geometry.apply_affine(keypoints[:, :2], matrix)
-  moved = tf.concat([xy, keypoints[:, 2:]], axis=-1)
-  return tf.where(flip, tf.gather(moved, kp.FLIP_PERMUTATION), moved)
+  return tf.concat([xy, keypoints[:, 2:]], axis=-1)
 
 
-def labeled_dataset(instances, codec, batch_size, augment, seed=0, start_step=0, padding=1.25):
+def transform_keypoints(keypoints, matrix, flip, flip_permutation):
+  """Moves keypoints `[J, 3]` into the crop; a flip also swaps left/right joints
+  (`flip_permutation`: the keypoint schema's)."""
+  moved = move_keypoints(keypoints, matrix)
+  return tf.where(flip, tf.gather(moved, flip_permutation), moved)
+
+
+def check_joints(instances, schema):
+  """Raises ValueError unless `instances` have the keypoint schema's number of joints."""
+  if instances.keypoints.shape[1] != schema.num_joints:
+    raise ValueError(f"the instances have {instances.keypoints.shape[1]} keypoints, the "
+                     f"keypoint schema {schema.num_joints}")
+
+
+def labeled_dataset(instances, codec, batch_size, augment, seed=0, start_step=0, padding=1.25,
+                    schema=kp.COCO_PERSON):
   """Infinite batches of crops augmented by `augment` (a `TopDownAugment`), with heatmap targets.
 
   Elements: {'image': `[B, H, W, 3]` float32 in [0, 255], 'heatmaps': `[B, h, w, J]`,
   'target_weight': `[B, J]`}. `start_step` positions the stream after that many batches.
+  `schema`: the instances' `KeypointSchema` (a flip swaps its left/right joints).
   """
+  check_joints(instances, schema)
+  if augment.half_body_prob > 0 and not schema.upper_body:
+    raise ValueError("half-body crops (TopDownAugment.half_body_prob > 0) need the keypoint "
+                     "schema's upper-body joints (CocoKeypoints.upper_body)")
+  flip_permutation = schema.flip_permutation()
   table = _instance_table(instances, codec.aspect_ratio, padding)
 
   def load(position, index, readable=True):
@@ -186,13 +206,13 @@ def labeled_dataset(instances, codec, batch_size, augment, seed=0, start_step=0,
     if augment.half_body_prob > 0:  # its own seed: the other draws stay as without it
       applied, half_center, half_scale = augment.half_body(
           table["keypoints"][index], codec.aspect_ratio,
-          tf.random.experimental.stateless_fold_in(element_seed, 1))
+          tf.random.experimental.stateless_fold_in(element_seed, 1), schema.upper_body)
       center = tf.where(applied, half_center, center)
       scale = tf.where(applied, half_scale, scale)
     scale = scale * s
     matrix = geometry.affine_from_params(center, scale, r, codec.input_size, flip)
     image, valid = read_image(table["path"][index], readable)
-    keypoints = transform_keypoints(table["keypoints"][index], matrix, flip)
+    keypoints = transform_keypoints(table["keypoints"][index], matrix, flip, flip_permutation)
     heatmaps, weights = codec.encode(keypoints)
     valid_f = tf.cast(valid, tf.float32)
     return {"image": crop(image, matrix, codec.input_size), "heatmaps": heatmaps * valid_f,
@@ -266,8 +286,8 @@ def unlabeled_dataset(instances, codec, batch_size, views, seed=0, start_step=0,
     base_from_image = geometry.affine_from_params(center, scale, 0.0, codec.input_size)
     image, valid = read_image(table["path"][index], readable)
     canvas, canvas_from_image = fit_to_canvas(image, canvas_size)
-    keypoints = transform_keypoints(table["keypoints"][index], base_from_image,
-                                    tf.constant(False)) * tf.cast(valid, tf.float32)
+    keypoints = move_keypoints(table["keypoints"][index],
+                               base_from_image) * tf.cast(valid, tf.float32)
     radius = alpha * tf.reduce_max(boxes[index][2:]) * codec.input_size[1] / scale[0]
     return {"canvas": canvas,
             "base_from_canvas": tf.matmul(base_from_image,

@@ -78,6 +78,7 @@ def evaluate(students, task, out_dir=None, detections=None, score_threshold=None
   there is no one-to-one match).
   """
   codec = task.codec
+  schema = task.schema
   detections = task.val_detections if detections is None else detections
   score_threshold = task.val_score_threshold if score_threshold is None else score_threshold
   flip_test = task.flip_test if flip_test is None else flip_test
@@ -95,23 +96,27 @@ def evaluate(students, task, out_dir=None, detections=None, score_threshold=None
                       valid=np.ones(len(instances), bool), skipped=skipped, loaded=loaded)
   for name, models in model_sets(students).items():
     xy, scores, valid = inference.predict_instances(models, codec, instances, batch_size,
-                                                    flip_test, task.padding)
+                                                    flip_test, task.padding, schema)
     report.valid = valid
     if not valid.all():
       report.skipped["unreadable_image"] = int((~valid).sum())
     areas = instances.boxes[:, 2] * instances.boxes[:, 3] * task.padding ** 2
     # Instances whose image could not be read get no prediction (they count as misses).
     results = metrics_lib.to_coco_results(instances.image_ids[valid], xy[valid], scores[valid],
-                                         instances.scores[valid], areas[valid])
+                                         instances.scores[valid], areas[valid],
+                                         sigmas=schema.oks_sigmas,
+                                         category_id=task.val_set.category_id)
     if max_instances:
       kept = set(instances.image_ids.tolist())
       gt_file = _subset_annotations(task.val_set.annotation_path, kept, out_dir)
     else:
       gt_file = task.val_set.annotation_path
-    metrics = metrics_lib.coco_keypoint_metrics(gt_file, results)
+    metrics = metrics_lib.coco_keypoint_metrics(gt_file, results, schema=schema,
+                                                category_id=task.val_set.category_id)
     if detections is None:
       # PCK over readable instances only (an unreadable image has no prediction to score).
-      p = metrics_lib.pck(xy[valid], instances.keypoints[valid], instances.boxes[valid], alpha=0.1)
+      p = metrics_lib.pck(xy[valid], instances.keypoints[valid], instances.boxes[valid],
+                          alpha=0.1, schema=schema)
       metrics.update(PCK=p["mean"], PCK_per_joint=[float(v) for v in p["per_joint"]],
                      PCK_meta=p["meta"])
     report.metrics[name] = metrics

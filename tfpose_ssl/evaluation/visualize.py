@@ -1,4 +1,4 @@
-"""Draws predicted skeletons (COCO limbs) on images and writes PNGs; NumPy only."""
+"""Draws predicted skeletons (a keypoint schema's limbs) on images and writes PNGs; NumPy only."""
 
 import numpy as np
 import tensorflow as tf
@@ -9,12 +9,12 @@ from tfpose_ssl.ops import keypoints as kp
 LEFT, RIGHT, CENTRE = (255, 140, 0), (30, 144, 255), (50, 205, 50)
 
 
-def _joint_color(j):
-  if j in (1, 3, 5, 7, 9, 11, 13, 15):
-    return LEFT
-  if j in (2, 4, 6, 8, 10, 12, 14, 16):
-    return RIGHT
-  return CENTRE
+def joint_colors(schema):
+  """Per joint: LEFT / RIGHT for the first / second joint of a flip pair, else CENTRE."""
+  colors = [CENTRE] * schema.num_joints
+  for left, right in schema.flip_pairs:
+    colors[left], colors[right] = LEFT, RIGHT
+  return colors
 
 
 def _disk(image, x, y, radius, color):
@@ -34,19 +34,25 @@ def _line(image, p, q, thickness, color):
     _disk(image, p[0] + t * (q[0] - p[0]), p[1] + t * (q[1] - p[1]), thickness, color)
 
 
-def draw_skeletons(image, keypoints, scores, threshold=0.3):
-  """A copy of uint8 `image` `[H, W, 3]` with poses `[N, J, 2]` drawn where scores `[N, J]` pass."""
+def draw_skeletons(image, keypoints, scores, threshold=0.3, schema=kp.COCO_PERSON):
+  """A copy of uint8 `image` `[H, W, 3]` with poses `[N, J, 2]` drawn where scores `[N, J]` pass:
+  the limbs of the keypoint `schema`, left joints orange, right ones blue."""
+  keypoints, scores = np.asarray(keypoints), np.asarray(scores)
+  if keypoints.size and keypoints.shape[1] != schema.num_joints:
+    raise ValueError(f"draw_skeletons got {keypoints.shape[1]} joints, the keypoint schema has "
+                     f"{schema.num_joints}")
+  colors = joint_colors(schema)
   canvas = np.array(image, np.uint8, copy=True)
   radius = max(1.5, min(canvas.shape[:2]) / 200.0)
-  for pose, score in zip(np.asarray(keypoints), np.asarray(scores)):
-    for a, b in kp.LIMBS:
+  for pose, score in zip(keypoints, scores):
+    for a, b in schema.skeleton:
       if score[a] > threshold and score[b] > threshold:
-        color = _joint_color(a) if _joint_color(a) == _joint_color(b) else CENTRE
+        color = colors[a] if colors[a] == colors[b] else CENTRE
         _line(canvas, pose[a], pose[b], radius * 0.8, color)
     for j in range(len(pose)):
       if score[j] > threshold:
         _disk(canvas, pose[j][0], pose[j][1], radius * 1.6, (255, 255, 255))
-        _disk(canvas, pose[j][0], pose[j][1], radius, _joint_color(j))
+        _disk(canvas, pose[j][0], pose[j][1], radius, colors[j])
   return canvas
 
 

@@ -12,11 +12,10 @@ trained on.
 import dataclasses
 
 import gin
+import numpy as np
 import tensorflow as tf
 
-
-# COCO joints of the upper body (nose, eyes, ears, shoulders, elbows, wrists), as HRNet's.
-UPPER_BODY = tuple(range(11))
+from tfpose_ssl.ops import keypoints as kp
 
 
 @gin.configurable
@@ -39,12 +38,13 @@ class TopDownAugment:
   half_body_min_joints: int = 8
   half_body_padding: float = 1.5
 
-  def half_body(self, keypoints, aspect_ratio, seed):
+  def half_body(self, keypoints, aspect_ratio, seed, upper_body=kp.COCO_PERSON.upper_body):
     """HRNet's `half_body_transform` for one person `[J, 3]`: (applied, center `[2]`, scale
     `[2]` in pixels), the region that replaces the person's box when `applied`.
 
     Applied with probability `half_body_prob` to people with more than `half_body_min_joints`
-    labeled joints: the upper body (COCO joints 0-10) when a standard normal draw is below 0.5
+    labeled joints: the upper body (the joints `upper_body`, the keypoint schema's; COCO's
+    0-10 by default) when a standard normal draw is below 0.5
     and it has more than 2 labeled joints, else the lower body when it has more than 2, else
     the upper; not applied when the chosen half has fewer than 2. The region is centred on the
     mean of the chosen labeled joints and spans their extent grown to `aspect_ratio`
@@ -54,7 +54,7 @@ class TopDownAugment:
     """
     keypoints = tf.convert_to_tensor(keypoints, tf.float32)
     labeled = keypoints[:, 2] > 0
-    upper = tf.range(tf.shape(keypoints)[0]) < len(UPPER_BODY)
+    upper = tf.constant(np.isin(np.arange(keypoints.shape[0]), upper_body))
     count = lambda mask: tf.reduce_sum(tf.cast(mask, tf.int32))
     seeds = tf.random.experimental.stateless_split(seed, 2)
     take_upper = ((tf.random.stateless_normal([], seeds[0]) < 0.5) &

@@ -153,7 +153,7 @@ def padded_frame(heatmap_size):
 
 @tf.function(jit_compile=True)
 def align_heatmaps(heatmaps, source_from_base, target_from_base, stride, output_size=None,
-                   offset=(0, 0)):
+                   offset=(0, 0), flip_permutation=kp.FLIP_PERMUTATION):
   """Warps heatmaps predicted on views into one target view's frame, XLA-compiled.
 
   Args:
@@ -164,13 +164,15 @@ def align_heatmaps(heatmaps, source_from_base, target_from_base, stride, output_
     output_size: (H, W) of the output frame (default (h, w)).
     offset: (top, left): heatmap pixel (0, 0) of the target view lands at (left, top) of the
       output, so a larger output frame holds the target view with a margin around it.
+    flip_permutation: the keypoint schema's left/right joint permutation (a tuple).
   Returns:
     `[N, B, H, W, J]`, zero where a view did not see the output frame's pixel. Where a view is
     mirrored relative to the target, left and right joints are swapped.
   """
-  if heatmaps.shape[-1] != kp.NUM_JOINTS:
-    raise ValueError(f"align_heatmaps swaps left and right COCO joints of mirrored views: it "
-                     f"needs {kp.NUM_JOINTS} channels, got {heatmaps.shape[-1]}")
+  if heatmaps.shape[-1] != len(flip_permutation):
+    raise ValueError(f"align_heatmaps swaps left and right joints of mirrored views: its flip "
+                     f"permutation has {len(flip_permutation)} joints, the heatmaps "
+                     f"{heatmaps.shape[-1]} channels")
   shape = tf.shape(heatmaps)
   n, batch = shape[0], shape[1]
   out_h, out_w = output_size or (heatmaps.shape[2], heatmaps.shape[3])
@@ -186,5 +188,5 @@ def align_heatmaps(heatmaps, source_from_base, target_from_base, stride, output_
   warped = tf.reshape(warped, tf.stack([n, batch, out_h, out_w, shape[4]]))
   linear = target_from_source[..., :2, :2]
   mirrored = linear[..., 0, 0] * linear[..., 1, 1] - linear[..., 0, 1] * linear[..., 1, 0] < 0.0
-  swapped = tf.gather(warped, kp.FLIP_PERMUTATION, axis=-1)
+  swapped = tf.gather(warped, flip_permutation, axis=-1)
   return tf.where(mirrored[:, :, None, None, None], swapped, warped)

@@ -31,9 +31,11 @@ def build_module(task, checkpoint, model="ensemble", flip_test=False, uncertaint
   named = evaluator.model_sets(students)
   if model not in named:
     raise ValueError(f"--model={model} is not in this checkpoint; it has {sorted(named)}")
-  metadata = {"model": model, "checkpoint": path}
+  dataset = task.val_set or task.train_set  # the one PoseTask.schema comes from
+  metadata = {"model": model, "checkpoint": path,
+              "category_id": dataset.category_id if dataset is not None else 1}
   return pose_module.PoseServingModule(named[model], task.codec, task.padding, flip_test,
-                                   uncertainty_views, metadata)
+                                       uncertainty_views, metadata, task.schema)
 
 
 def check_out(out, overwrite=False):

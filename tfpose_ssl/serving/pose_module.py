@@ -4,15 +4,19 @@
 that evaluation uses (`inference.keypoints_from_crops`), so an export gives the keypoints
 `python -m tfpose_ssl.eval` gives for the same checkpoint and flip setting.
 
-Signatures of the SavedModel:
+Signatures of the SavedModel (J: the keypoint schema's joints, 17 for COCO's person):
   serving_default(image uint8 [H, W, 3], boxes float32 [N, 4] COCO xywh)
-      -> keypoints [N, 17, 2] (image pixels), scores [N, 17]
+      -> keypoints [N, J, 2] (image pixels), scores [N, J]
   crops(crops uint8 [N, h, w, 3] at the model's input size)
-      -> heatmaps [N, h/4, w/4, 17], keypoints [N, 17, 2] (crop pixels), scores [N, 17],
-         keypoints_with_scores [N, 17, 3] (x, y, score; MoveNet-like, decoded in the model)
-         and, when exported with uncertainty views, uncertainty [N, 17]: the paper's Eq. 6 at
+      -> heatmaps [N, h/4, w/4, J], keypoints [N, J, 2] (crop pixels), scores [N, J],
+         keypoints_with_scores [N, J, 3] (x, y, score; MoveNet-like, decoded in the model)
+         and, when exported with uncertainty views, uncertainty [N, J]: the paper's Eq. 6 at
          inference (max over pixels of the std across fixed affine test-time views).
+The metadata file beside the model holds the crop geometry and the keypoint schema
+(`keypoint_schema`: names, skeleton, flip pairs, OKS sigmas, meta-joints).
 """
+
+import dataclasses
 
 import json
 import os
@@ -24,6 +28,7 @@ from tensorflow.python.framework import convert_to_constants  # pylint: disable=
 from tfpose_ssl import io_utils
 from tfpose_ssl.evaluation import inference
 from tfpose_ssl.ops import geometry
+from tfpose_ssl.ops import keypoints as kp
 from tfpose_ssl.ops import pseudo_heatmaps as ph
 from tfpose_ssl.ops import views as views_lib
 from tfpose_ssl.ops import warp
@@ -35,10 +40,12 @@ VARIANTS = ("fp32", "fp16", "dynamic_int8", "int8")
 
 
 class PoseServingModule(tf.Module):
-  """Students (one, or two averaged) + codec + crop geometry as exportable tf.functions."""
+  """Students (one, or two averaged) + codec + crop geometry as exportable tf.functions, for
+  the keypoint `schema` (its flip permutation for `flip_test` and the uncertainty views; it is
+  written to the metadata for `predict`)."""
 
   def __init__(self, models, codec, padding=1.25, flip_test=False, uncertainty_views=0,
-               metadata=None):
+               metadata=None, schema=kp.COCO_PERSON):
     super().__init__()
     # The Keras models are kept out of the module's object graph (set through __dict__, which
     # tf.Module does not track): their Keras variables would be saved a second time beside
@@ -53,10 +60,12 @@ class PoseServingModule(tf.Module):
     self.padding = float(padding)
     self.flip_test = bool(flip_test)
     self.uncertainty_views = UNCERTAINTY_VIEWS[:uncertainty_views]
+    self.flip_permutation = schema.flip_permutation()
     self.metadata = dict(metadata or {}, input_size=list(codec.input_size),
                          stride=codec.stride, sigma=codec.sigma, padding=self.padding,
                          flip_test=self.flip_test, uncertainty_views=len(self.uncertainty_views),
-                         num_models=len(self.models))
+                         num_models=len(self.models),
+                         keypoint_schema=dataclasses.asdict(schema))
     height, width = codec.input_size
     self.serve_image = tf.function(self._serve_image, input_signature=[
         tf.TensorSpec([None, None, 3], tf.uint8, name="image"),
@@ -70,14 +79,16 @@ class PoseServingModule(tf.Module):
                                            self.codec.input_size)
     crops = warp.warp_affine(image[None], matrices[None], self.codec.input_size)[0]
     keypoints, scores = inference.keypoints_from_crops(self.models, self.codec, crops, centers,
-                                                       scales, self.flip_test)
+                                                       scales, self.flip_test,
+                                                       self.flip_permutation)
     return {"keypoints": keypoints, "scores": scores}
 
   def _serve_crops(self, crops, float_decode=False):
     """`float_decode`: a float16 round trip between the heatmaps and their decoding, so that
     full int8 conversion (`tflite_bytes`) quantizes the heatmaps on their own range."""
     images = tf.cast(crops, tf.float32)
-    heatmaps = inference.crop_heatmaps(self.models, images, self.flip_test)
+    heatmaps = inference.crop_heatmaps(self.models, images, self.flip_test,
+                                       self.flip_permutation)
     decoded = tf.cast(tf.cast(heatmaps, tf.float16), tf.float32) if float_decode else heatmaps
     keypoints, scores = self.codec.decode(decoded)
     outputs = {"heatmaps": heatmaps, "keypoints": keypoints, "scores": scores,
@@ -97,10 +108,11 @@ class PoseServingModule(tf.Module):
     views = warp.warp_affine(images, matrices, self.codec.input_size)  # [B, V, h, w, 3]
     flat = tf.reshape(tf.transpose(views, [1, 0, 2, 3, 4]),
                       tf.concat([[-1], tf.shape(images)[1:]], 0))
-    predicted = inference.crop_heatmaps(self.models, flat, self.flip_test)
+    predicted = inference.crop_heatmaps(self.models, flat, self.flip_test, self.flip_permutation)
     predicted = tf.reshape(predicted, tf.concat([[num, batch], tf.shape(heatmaps)[1:]], 0))
     aligned = views_lib.align_heatmaps(predicted, matrices, tf.eye(3, batch_shape=[batch]),
-                                       float(self.codec.stride))
+                                       float(self.codec.stride),
+                                       flip_permutation=self.flip_permutation)
     return ph.uncertainty(tf.concat([heatmaps[None], aligned], axis=0))
 
 

@@ -62,6 +62,14 @@ class TFLitePredictor:
     return keypoints.numpy(), np.stack(scores)
 
 
+def keypoint_schema(metadata):
+  """The `KeypointSchema` an export's metadata names (COCO's person for exports that predate
+  keypoint schemas)."""
+  if "keypoint_schema" not in metadata:
+    return kp.COCO_PERSON
+  return kp.KeypointSchema(**metadata["keypoint_schema"])
+
+
 def load_predictor(path):
   if path.endswith(".tflite"):
     return TFLitePredictor(path)
@@ -70,9 +78,10 @@ def load_predictor(path):
   raise ValueError(f"--model must be a SavedModel folder or a .tflite file, got {path}")
 
 
-def read_boxes(path, image_id, image_shape, threshold):
+def read_boxes(path, image_id, image_shape, threshold, category_id=1):
   """Boxes `[N, 4]`, box scores `[N]`, whether they came from a detector, and skip counts.
 
+  From COCO detections, the boxes of `category_id` (the exported dataset's keypoint category).
   Boxes are clipped to the image as in evaluation (`coco.clip_box`); boxes with nothing left,
   and non-finite scores, are dropped and counted.
   """
@@ -90,7 +99,7 @@ def read_boxes(path, image_id, image_shape, threshold):
       raise ValueError(f"{path} holds COCO detections: give --image_id, or an image named by its "
                        f"COCO id (e.g. 000000000785.jpg)")
     rows = [(e.get("bbox"), e.get("score", 1.0)) for e in entries
-            if e.get("image_id") == image_id and e.get("category_id", 1) == 1]
+            if e.get("image_id") == image_id and e.get("category_id", 1) == category_id]
   else:
     rows = []
     for entry in entries:
@@ -125,8 +134,9 @@ def predict(model_path, image_path, boxes_path=None, image_id=None, box_threshol
   if image_id is None:
     stem = os.path.splitext(os.path.basename(image_path))[0]
     image_id = int(stem) if stem.isdigit() else None  # detections then need --image_id
-  boxes, box_scores, detected, skipped = read_boxes(boxes_path, image_id, image.shape,
-                                                    box_threshold)
+  boxes, box_scores, detected, skipped = read_boxes(
+      boxes_path, image_id, image.shape, box_threshold,
+      predictor.metadata.get("category_id", 1))  # exports before schemas: COCO's person
   if any(skipped.values()):
     print(f"skipped boxes: {skipped}", flush=True)
   if not len(boxes):
@@ -135,8 +145,12 @@ def predict(model_path, image_path, boxes_path=None, image_id=None, box_threshol
   keypoints, scores = predictor(image, boxes)
   padding = predictor.metadata["padding"]
   areas = boxes[:, 2] * boxes[:, 3] * padding ** 2
+  schema = keypoint_schema(predictor.metadata)
   results = metrics.to_coco_results(np.full(len(boxes), image_id), keypoints, scores,
-                                       box_scores, areas, 0.9 if detected else None)
-  poses = np.array([r["keypoints"] for r in results]).reshape(-1, kp.NUM_JOINTS, 3)
-  drawn = visualize.draw_skeletons(image, poses[..., :2], poses[..., 2], joint_threshold)
+                                    box_scores, areas, 0.9 if detected else None,
+                                    sigmas=schema.oks_sigmas,
+                                    category_id=predictor.metadata.get("category_id", 1))
+  poses = np.array([r["keypoints"] for r in results]).reshape(-1, schema.num_joints, 3)
+  drawn = visualize.draw_skeletons(image, poses[..., :2], poses[..., 2], joint_threshold,
+                                   schema)
   return results, drawn

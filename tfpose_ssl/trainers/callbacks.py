@@ -70,11 +70,13 @@ class CheckpointCallback(keras.callbacks.Callback):
 
 
 class SummaryCallback(keras.callbacks.Callback):
-  """Writes the logged losses/metrics and the learning rate to TensorBoard every N steps."""
+  """Writes the logged losses/metrics and the learning rate to TensorBoard every N steps;
+  per-joint statistics under the keypoint schema's `joint_names`."""
 
-  def __init__(self, writer, every_steps=50):
+  def __init__(self, writer, every_steps=50, joint_names=kp.KEYPOINT_NAMES):
     super().__init__()
     self.writer = writer
+    self.joint_names = tuple(joint_names)
     self.every_steps = max(1, every_steps)
     self._last = None
 
@@ -89,7 +91,7 @@ class SummaryCallback(keras.callbacks.Callback):
       for i, optimizer in enumerate(self.model.student_optimizers):
         tf.summary.scalar(f"train/learning_rate_{i + 1}", float(optimizer.learning_rate))
       for name, values in self.model.vector_metrics().items():
-        for joint, value in zip(kp.KEYPOINT_NAMES, values.numpy()):
+        for joint, value in zip(self.joint_names, values.numpy(), strict=True):
           tf.summary.scalar(f"joints/{name}/{joint}", float(value))
       now = time.time()
       if self._last is not None:

@@ -33,6 +33,7 @@ import tensorflow as tf
 
 from tfpose_ssl.ops import codec as codec_lib
 from tfpose_ssl.ops import geometry
+from tfpose_ssl.ops import keypoints as kp
 from tfpose_ssl.ops import losses
 from tfpose_ssl.ops import pseudo_heatmaps as ph
 from tfpose_ssl.ops import views as views_lib
@@ -125,7 +126,7 @@ def labels_in_view(keypoints, pck_radius, view_from_base, stride):
   return tf.concat([xy, keypoints[..., 2:]], -1), pck_radius * scale / stride
 
 
-@gin.configurable(denylist=["build_model", "codec", "views"])
+@gin.configurable(denylist=["build_model", "codec", "views", "flip_permutation"])
 class DualStudentTrainer(base.PoseTrainer):
   """Two students trained together on labeled and unlabeled crops (see module docstring).
 
@@ -135,6 +136,9 @@ class DualStudentTrainer(base.PoseTrainer):
     views: the `MultiViewAugment` of the unlabeled crops, built where the config is read
       (`training.train` builds it with the labeled augmentation as its weak view and gives the same
       object to the data pipeline).
+    flip_permutation: the keypoint schema's left/right joint permutation, which swaps the
+      joints of views mirrored relative to the loss view (the task's; COCO's person by
+      default).
     aggregate: 'max' (Eq. 4) or 'mean' (Table 6 "avg").
     threshold: threshold-and-refine threshold (paper 0.1); None disables it (DualPose).
     refine: replace each kept pseudo-heatmap by a Gaussian at its maximum.
@@ -170,7 +174,7 @@ class DualStudentTrainer(base.PoseTrainer):
                sigma=None, selection=True, margin=ph.MARGIN, unsupervised_weight=1.0,
                burn_in_steps=0, rampup_steps=0, joint_forward=True, joint_cutout=False,
                cutout_joints=2, cutout_size=0.2, seed=0, target_bn_training=True,
-               measure_pseudo_labels=False, **kwargs):
+               measure_pseudo_labels=False, flip_permutation=kp.FLIP_PERMUTATION, **kwargs):
     super().__init__(**kwargs)
     self.views = views
     if aggregate not in ph.AGGREGATES:
@@ -192,6 +196,7 @@ class DualStudentTrainer(base.PoseTrainer):
     self.seed = seed
     self.target_bn_training = target_bn_training
     self.measure_pseudo_labels = measure_pseudo_labels
+    self.flip_permutation = tuple(int(j) for j in flip_permutation)
     self.frame, self.frame_size = views_lib.padded_frame(codec.heatmap_size)
     self.burning_in = False  # which step `train_step` traces; see `start_phase`
     self.student_1 = build_model()
@@ -272,7 +277,8 @@ class DualStudentTrainer(base.PoseTrainer):
   def align(self, heatmaps, source_from_base, loss_from_base):
     """`[N, B, h, w, J]` predictions on N views -> the ensemble frame `[N, B, H, W, J]`."""
     return views_lib.align_heatmaps(heatmaps, source_from_base, loss_from_base,
-                                    float(self.codec.stride), self.frame_size, self.frame[:2])
+                                    float(self.codec.stride), self.frame_size, self.frame[:2],
+                                    self.flip_permutation)
 
   def pad_to_frame(self, heatmaps):
     """The loss view's own `[B, h, w, J]` prediction placed in the ensemble frame."""
