@@ -1,4 +1,4 @@
-"""Tests of the synthetic COCO-format people generator."""
+"""Tests of the synthetic COCO-format people (and quadrupeds) generator."""
 
 import hashlib
 import json
@@ -17,7 +17,27 @@ from tfpose_ssl.data import synthetic
 from tfpose_ssl.data.synthetic import dataset
 from tfpose_ssl.data.synthetic import drawing
 from tfpose_ssl.data.synthetic import poses
+from tfpose_ssl.data.synthetic import quadruped
 from tfpose_ssl.ops import keypoints as kp
+
+
+class _ProfileDraws:
+  """A seeded generator whose draws make a quadruped in exact profile facing image-right
+  (`facing` > 0) or image-left: no turn, no slope (`normal` gives 0), `random` picks the side."""
+
+  def __init__(self, facing):
+    self._rng = np.random.default_rng(5)
+    self._side = 0.2 if facing > 0 else 0.8
+
+  def normal(self, *args, **kwargs):
+    del args, kwargs
+    return 0.0
+
+  def random(self):
+    return self._side
+
+  def uniform(self, *args, **kwargs):
+    return self._rng.uniform(*args, **kwargs)
 
 
 class SyntheticTest(tf.test.TestCase):
@@ -97,6 +117,77 @@ class SyntheticTest(tf.test.TestCase):
     outside = shifted["joints"][:, 1] > 199
     self.assertTrue(np.any(outside))
     self.assertAllEqual(keypoints[outside], np.zeros((int(outside.sum()), 3)))
+
+  def test_a_quadruped_split_has_its_own_category_and_schema(self):
+    root = os.path.join(self.get_temp_dir(), "animals")
+    people = synthetic.make_synthetic_coco(root=root, split="val", num_images=2, seed=1)
+    people_files = self._files(root)
+    animals = synthetic.make_synthetic_coco(root=root, split="val", num_images=3, seed=1,
+                                            skeleton="quadruped")
+    # Its own files: the people's split of the same name is untouched.
+    self.assertEqual(animals.annotation_path,
+                     os.path.join(root, "annotations", "quadruped_keypoints_val.json"))
+    self.assertEqual({k: v for k, v in self._files(root).items() if k in people_files},
+                     people_files)
+    self.assertEqual(people.schema, kp.COCO_PERSON)
+    with open(animals.annotation_path) as f:
+      data = json.load(f)
+    self.assertEqual(data["categories"], [quadruped.CATEGORY])
+    self.assertEqual(data["info"]["generator"]["skeleton"], "quadruped")
+    self.assertNotEmpty(data["annotations"])
+    for ann in data["annotations"]:
+      self.assertEqual(ann["category_id"], 2)
+      self.assertLen(ann["keypoints"], 39)
+    # The loader gives the schema drawn: names and skeleton from the file, flip pairs from the
+    # left_/right_ names, AP-10K's sigmas and the front half from the generator.
+    self.assertEqual(animals.schema, quadruped.QUADRUPED)
+    instances, _ = coco.load_instances(animals)
+    self.assertEqual(instances.keypoints.shape[1:], (13, 3))
+    self.assertLen(instances, len(data["annotations"]))
+    # A missing quadruped split names the command with its skeleton.
+    with self.assertRaisesRegex(FileNotFoundError, "--skeleton=quadruped"):
+      synthetic.synthetic_coco(root=root, split="train", num_images=3, seed=1,
+                               skeleton="quadruped")
+    with self.assertRaisesRegex(ValueError, "unknown synthetic skeleton 'hand'"):
+      synthetic.generate_split(root, "val", num_images=1, skeleton="hand")
+
+  def test_quadruped_labels_from_painted_pixels_and_mirror_consistent(self):
+    labels = {}
+    for facing in (1.0, -1.0):  # profile, facing image-right, then image-left
+      pose = quadruped.sample_quadruped(_ProfileDraws(facing), 120.0, (100.0, 100.0), roll=0.0)
+      self.assertEqual(pose["facing_cos"] > 0, facing > 0)
+      canvas = drawing.Canvas(200, 200)
+      quadruped.draw_quadruped(canvas, np.random.default_rng(0), pose, owner_base=0)
+      keypoints, bbox, area = quadruped.label_quadruped(canvas, pose, owner_base=0)
+      self.assertEqual(area, float(np.sum((canvas.owner >= 0)
+                                          & (canvas.owner < quadruped.NUM_PARTS))))
+      labels[facing] = keypoints, pose
+      # The nose points the way the animal faces.
+      nose_x = keypoints[quadruped.NOSE, 0]
+      self.assertEqual(nose_x > keypoints[quadruped.TAIL, 0], facing > 0)
+    # Facing image-right the left side is the far one: its eye is behind the head (unlabeled),
+    # the right eye is seen; facing image-left, the reverse.
+    right, _ = labels[1.0]
+    left, _ = labels[-1.0]
+    self.assertEqual((right[quadruped.L_EYE, 2], right[quadruped.R_EYE, 2]), (0, 2))
+    self.assertEqual((left[quadruped.L_EYE, 2], left[quadruped.R_EYE, 2]), (2, 0))
+    # Same draws, heading 0 vs 180 degrees: mirror images. In exact profile a joint's side does
+    # not move it, so each joint lands on its mirror, under the same name; which of the pair is
+    # seen is what changes (the eyes above).
+    _, pose_right = labels[1.0]
+    _, pose_left = labels[-1.0]
+    mirrored = pose_right["joints"] * [-1.0, 1.0]
+    shift = pose_left["joints"].mean(axis=0) - mirrored.mean(axis=0)
+    self.assertAllClose(mirrored + shift, pose_left["joints"], atol=1e-6)
+    self.assertAllClose(shift, [200.0, 0.0], atol=1e-6)  # both centred at x = 100
+    # An occluder over the near front paw makes it labeled-but-occluded (v = 1).
+    pose = pose_right
+    canvas = drawing.Canvas(200, 200)
+    quadruped.draw_quadruped(canvas, np.random.default_rng(0), pose, owner_base=0)
+    paw = pose["joints"][quadruped.R_FRONT_PAW]
+    self.assertEqual(quadruped.label_quadruped(canvas, pose, 0)[0][quadruped.R_FRONT_PAW, 2], 2)
+    canvas.ellipse(paw, 6.0, 6.0, 0.0, np.zeros(3, np.float32), drawing.OCCLUDER_OWNER)
+    self.assertEqual(quadruped.label_quadruped(canvas, pose, 0)[0][quadruped.R_FRONT_PAW, 2], 1)
 
   def test_make_synthetic_coco_generates_once(self):
     root = os.path.join(self.get_temp_dir(), "explicit")

@@ -34,8 +34,8 @@ def configured_splits():
   A call is a reference `@<scope>/synthetic_coco()` anywhere in the config; its arguments are
   the function's defaults overridden by the bindings gin gives it in that scope (unscoped
   `synthetic_coco.<name>`, then `<scope>/synthetic_coco.<name>`). Two calls that would make one
-  split (same folder and split name) with different parameters are an error: whichever is
-  generated second would replace the first.
+  split (same folder, split name and skeleton) with different parameters are an error:
+  whichever is generated second would replace the first.
   """
   defaults = {name: parameter.default for name, parameter in
               inspect.signature(synthetic.synthetic_coco).parameters.items()}
@@ -45,10 +45,10 @@ def configured_splits():
     if gin.get_configurable(selector.rpartition("/")[2]) is not synthetic.synthetic_coco:
       continue
     arguments = dict(defaults, **gin.get_bindings(selector))
-    key = (io_utils.resolve_path(arguments["root"]), arguments["split"])
+    key = (io_utils.resolve_path(arguments["root"]), arguments["split"], arguments["skeleton"])
     if splits.setdefault(key, arguments) != arguments:
-      raise ValueError(f"the config names the synthetic split '{key[1]}' under {key[0]} twice, "
-                       f"with different parameters ({splits[key]} and {arguments}): give one "
+      raise ValueError(f"the config names the synthetic {key[2]} split '{key[1]}' under {key[0]} "
+                       f"twice, with different parameters ({splits[key]} and {arguments}): give one "
                        "of them another root or split name")
   return list(splits.values())
 

@@ -21,11 +21,17 @@ import numpy as np
 from tfpose_ssl import io_utils
 from tfpose_ssl.data import coco
 from tfpose_ssl.data.synthetic import drawing
+from tfpose_ssl.data.synthetic import quadruped
 from tfpose_ssl.ops import keypoints as kp
 
 GENERATOR_VERSION = 4
 DIGEST_CHARS = 12  # hex digits of the content digest in an image folder's name
 WIDTH, HEIGHT = 288, 224  # image size of the generated splits (configs/synthetic.gin)
+# What a split can show: the image function, the keypoint schema and its COCO category.
+SKELETONS = {
+    "person": (drawing.generate_image, kp.COCO_PERSON, kp.PERSON_CATEGORY),
+    "quadruped": (quadruped.generate_image, quadruped.QUADRUPED, quadruped.CATEGORY),
+}
 
 
 def encode_jpeg(image, quality=92):
@@ -34,11 +40,14 @@ def encode_jpeg(image, quality=92):
 
 
 def generate_split(out_dir, split, num_images, seed=0, width=WIDTH, height=HEIGHT,
-                   max_people=3):
+                   max_people=3, skeleton="person"):
   """Writes a synthetic split under `out_dir`; returns the path of its annotation JSON.
 
-  The layout: `annotations/person_keypoints_<split>.json` and `images/<split>-<digest>/
-  <split>_NNNNNN.jpg` (the JSON's `file_name`s are relative to `images/`, as before).
+  `skeleton` chooses the figures (`SKELETONS`): "person" (COCO's 17 keypoints) or "quadruped"
+  (13 keypoints, `quadruped.QUADRUPED`); `max_people` is the most figures per image.
+  The layout: `annotations/<skeleton>_keypoints_<split>.json` and `images/<key>-<digest>/
+  <split>_NNNNNN.jpg`, where the key is the split's name for people and `<skeleton>_<split>`
+  otherwise (the JSON's `file_name`s are relative to `images/`, as before).
   Regenerating a split over an existing one never changes the bytes of a file the existing JSON
   names, so that an interruption at any point (Ctrl-C, a full disk, a killed job) leaves either the old
   split or the new one, each with its own labels, never old labels on new pixels. The images
@@ -50,15 +59,26 @@ def generate_split(out_dir, split, num_images, seed=0, width=WIDTH, height=HEIGH
   that finds its folder present (made by an earlier run) replaces its files by identical ones.
   One generation of a split runs at a time per `out_dir` (a lock file next to the JSON).
   """
-  with _generation_lock(out_dir, split):
-    return _generate_split(out_dir, split, num_images, seed, width, height, max_people)
+  with _generation_lock(out_dir, split, skeleton):
+    return _generate_split(out_dir, split, num_images, seed, width, height, max_people,
+                           skeleton)
 
 
-def _generate_split(out_dir, split, num_images, seed, width, height, max_people):
+def _split_key(split, skeleton):
+  """The name of a split's image folders: the split's for people (as before), else
+  `<skeleton>_<split>` (a quadruped split 'train' never touches the people's 'train')."""
+  return split if skeleton == "person" else f"{skeleton}_{split}"
+
+
+def _generate_split(out_dir, split, num_images, seed, width, height, max_people, skeleton):
   """`generate_split` for a caller that holds the split's generation lock."""
-  rng = np.random.default_rng([seed, GENERATOR_VERSION, sum(map(ord, split))])
+  if skeleton not in SKELETONS:
+    raise ValueError(f"unknown synthetic skeleton {skeleton!r}; one of {sorted(SKELETONS)}")
+  generate_image, _, category = SKELETONS[skeleton]
+  key = _split_key(split, skeleton)
+  rng = np.random.default_rng([seed, GENERATOR_VERSION, sum(map(ord, key))])
   image_root = os.path.join(out_dir, "images")
-  staging = os.path.join(image_root, f".{split}.staging")
+  staging = os.path.join(image_root, f".{key}.staging")
   if os.path.lexists(staging):  # left by an interrupted run (no other one runs: the lock)
     shutil.rmtree(staging)
   os.makedirs(staging)  # not mkdtemp: its 0700 would become the images' folder's mode
@@ -67,7 +87,7 @@ def _generate_split(out_dir, split, num_images, seed, width, height, max_people)
   for index in range(num_images):
     image_id = index + 1
     name = f"{split}_{image_id:06d}.jpg"
-    pixels, anns = drawing.generate_image(rng, width, height, max_people)
+    pixels, anns = generate_image(rng, width, height, max_people)
     jpeg = encode_jpeg(pixels)
     with open(os.path.join(staging, name), "wb") as f:
       f.write(jpeg)
@@ -80,7 +100,7 @@ def _generate_split(out_dir, split, num_images, seed, width, height, max_people)
       ann.update(id=len(annotations) + 1, image_id=image_id)
       annotations.append(ann)
   content.update(json.dumps(annotations, sort_keys=True).encode())
-  folder = f"{split}-{content.hexdigest()[:DIGEST_CHARS]}"
+  folder = f"{key}-{content.hexdigest()[:DIGEST_CHARS]}"
   final = os.path.join(image_root, folder)
   io_utils.fsync_dir(staging)
   if os.path.isdir(final):
@@ -93,26 +113,27 @@ def _generate_split(out_dir, split, num_images, seed, width, height, max_people)
   else:
     os.rename(staging, final)
   io_utils.fsync_dir(image_root)
+  figures = "people" if skeleton == "person" else f"{skeleton}s"
   data = {
-      "info": {"description": "tfpose_ssl synthetic COCO-format people",
+      "info": {"description": f"tfpose_ssl synthetic COCO-format {figures}",
                "version": GENERATOR_VERSION,
-               "generator": {"split": split, "num_images": num_images, "seed": seed,
-                             "width": width, "height": height, "max_people": max_people}},
+               "generator": _parameters(split, num_images, seed, width, height, max_people,
+                                        skeleton)},
       "licenses": [],
       "images": [{"id": index + 1, "file_name": f"{folder}/{name}", "width": width,
                   "height": height} for index, name in enumerate(names)],
       "annotations": annotations,
-      "categories": [kp.PERSON_CATEGORY],
+      "categories": [category],
   }
-  path = _annotation_path(out_dir, split)
+  path = _annotation_path(out_dir, split, skeleton)
   io_utils.atomic_write_text(path, json.dumps(data))  # the commit
   io_utils.fsync_dir(os.path.dirname(path))  # before the old images go
-  _remove_replaced_images(image_root, split, keep=folder)
+  _remove_replaced_images(image_root, key, keep=folder)
   return path
 
 
-def _annotation_path(root, split):
-  return os.path.join(root, "annotations", f"person_keypoints_{split}.json")
+def _annotation_path(root, split, skeleton="person"):
+  return os.path.join(root, "annotations", f"{skeleton}_keypoints_{split}.json")
 
 
 def _remove_replaced_images(image_root, split, keep):
@@ -135,8 +156,9 @@ def _remove_replaced_images(image_root, split, keep):
 
 
 @contextlib.contextmanager
-def _generation_lock(root, split):
-  """Holds `annotations/.person_keypoints_<split>.lock` (`fcntl.flock`) while a split is made.
+def _generation_lock(root, split, skeleton="person"):
+  """Holds `annotations/.<skeleton>_keypoints_<split>.lock` (`fcntl.flock`) while a split is
+  made.
 
   Two processes generating one split (two workers of a run, two runs sharing `data/`) would
   share the staging folder and delete each other's images; the second waits instead, and
@@ -144,7 +166,7 @@ def _generation_lock(root, split):
   """
   folder = os.path.join(root, "annotations")
   os.makedirs(folder, exist_ok=True)
-  with open(os.path.join(folder, f".person_keypoints_{split}.lock"), "a") as f:
+  with open(os.path.join(folder, f".{skeleton}_keypoints_{split}.lock"), "a") as f:
     try:
       fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -167,31 +189,44 @@ def _generated_with(path):
     return None
 
 
-def _parameters(split, num_images, seed, width, height, max_people):
-  """What a split is generated with, as its annotation JSON records it (`info.generator`)."""
-  return {"split": split, "num_images": num_images, "seed": seed, "width": width,
-          "height": height, "max_people": max_people}
+def _parameters(split, num_images, seed, width, height, max_people, skeleton="person"):
+  """What a split is generated with, as its annotation JSON records it (`info.generator`;
+  `skeleton` only when not "person", so that people's splits made before it still match)."""
+  found = {"split": split, "num_images": num_images, "seed": seed, "width": width,
+           "height": height, "max_people": max_people}
+  return found if skeleton == "person" else dict(found, skeleton=skeleton)
 
 
-def _dataset(root, split):
-  return coco.CocoKeypoints(annotation_file=_annotation_path(root, split),
-                            image_dir=os.path.join(root, "images"))
+def _dataset(root, split, skeleton="person"):
+  """The split as a `CocoKeypoints`: a quadruped split carries its category, OKS sigmas and
+  front half (`upper_body`), which its annotation file cannot hold."""
+  files = dict(annotation_file=_annotation_path(root, split, skeleton),
+               image_dir=os.path.join(root, "images"))
+  if skeleton == "person":
+    return coco.CocoKeypoints(**files)
+  _, schema, category = SKELETONS[skeleton]
+  return coco.CocoKeypoints(**files, category_id=category["id"], oks_sigmas=schema.oks_sigmas,
+                            upper_body=schema.upper_body)
 
 
-def _generate_command(root, split, num_images, seed, width=WIDTH, height=HEIGHT, max_people=3):
+def _generate_command(root, split, num_images, seed, width=WIDTH, height=HEIGHT, max_people=3,
+                      skeleton="person"):
   """The command line that generates the split `synthetic_coco` loads with these arguments."""
   command = ["python", "-m", "tfpose_ssl.data.synthetic", f"--out={root}", f"--split={split}",
              f"--num_images={num_images}", f"--seed={seed}"]
   command += [f"--{name}={value}" for name, value, default in
-              (("width", width, WIDTH), ("height", height, HEIGHT), ("max_people", max_people, 3))
+              (("width", width, WIDTH), ("height", height, HEIGHT), ("max_people", max_people, 3),
+               ("skeleton", skeleton, "person"))
               if value != default]  # the defaults are the command's too
   return shlex.join(command)
 
 
 @gin.configurable
 def synthetic_coco(root="data/synthetic", split="train", num_images=2000, seed=0, width=WIDTH,
-                   height=HEIGHT, max_people=3):
+                   height=HEIGHT, max_people=3, skeleton="person"):
   """The synthetic split under `root` as a `CocoKeypoints`: read, never written.
+
+  `skeleton` is "person" (COCO's 17 keypoints) or "quadruped" (`quadruped.QUADRUPED`).
 
   The split must have been generated first, with these parameters: `make_synthetic_coco`, the
   command `python -m tfpose_ssl.data.synthetic`, or, for every split a gin config names,
@@ -206,11 +241,11 @@ def synthetic_coco(root="data/synthetic", split="train", num_images=2000, seed=0
       generator, or its annotation JSON is damaged.
   """
   root = io_utils.resolve_path(root)
-  path = _annotation_path(root, split)
-  wanted = _parameters(split, num_images, seed, width, height, max_people)
+  path = _annotation_path(root, split, skeleton)
+  wanted = _parameters(split, num_images, seed, width, height, max_people, skeleton)
   found = _generated_with(path)
   if found == wanted:
-    return _dataset(root, split)
+    return _dataset(root, split, skeleton)
   command = _generate_command(root, **wanted)
   if not os.path.exists(path):
     raise FileNotFoundError(
@@ -228,7 +263,7 @@ def synthetic_coco(root="data/synthetic", split="train", num_images=2000, seed=0
 
 
 def make_synthetic_coco(root="data/synthetic", split="train", num_images=2000, seed=0,
-                        width=WIDTH, height=HEIGHT, max_people=3):
+                        width=WIDTH, height=HEIGHT, max_people=3, skeleton="person"):
   """Generates the split `synthetic_coco` loads with these arguments; returns it, loaded.
 
   The explicit step before a run: idempotent, it writes nothing when the split is there already
@@ -238,12 +273,12 @@ def make_synthetic_coco(root="data/synthetic", split="train", num_images=2000, s
   made.
   """
   root = io_utils.resolve_path(root)
-  path = _annotation_path(root, split)
-  wanted = _parameters(split, num_images, seed, width, height, max_people)
+  path = _annotation_path(root, split, skeleton)
+  wanted = _parameters(split, num_images, seed, width, height, max_people, skeleton)
   if _generated_with(path) != wanted:
-    with _generation_lock(root, split):
+    with _generation_lock(root, split, skeleton):
       if _generated_with(path) != wanted:  # not just made by a process we waited for
         print(f"Generating synthetic split '{split}' ({num_images} images) under {root} ...",
               flush=True)
-        _generate_split(root, split, num_images, seed, width, height, max_people)
-  return _dataset(root, split)
+        _generate_split(root, split, num_images, seed, width, height, max_people, skeleton)
+  return _dataset(root, split, skeleton)

@@ -250,10 +250,41 @@ def label_person(canvas, pose, owner_base):
     else:
       seen = owner in own
     keypoints[joint] = (round(x, 2), round(y, 2), 2 if seen else 1)
+  return keypoints, visible_box(visible_mask), float(area)
+
+
+def visible_box(visible_mask):
+  """COCO `bbox` (x, y, w, h) of the pixels of a figure's owner mask."""
   ys, xs = np.nonzero(visible_mask)
   x0, y0, x1, y1 = xs.min(), ys.min(), xs.max(), ys.max()
-  bbox = [float(x0), float(y0), float(x1 - x0 + 1), float(y1 - y0 + 1)]
-  return keypoints, bbox, float(area)
+  return [float(x0), float(y0), float(x1 - x0 + 1), float(y1 - y0 + 1)]
+
+
+def draw_occluders(canvas, rng, figures):
+  """Boxes and blobs over random joints of `figures` (dicts with `joints` and `height`)."""
+  for _ in range(rng.poisson(0.5 * len(figures))):
+    pose = figures[rng.integers(len(figures))]
+    anchor = (pose["joints"][rng.integers(len(pose["joints"]))]
+              + rng.normal(0, 0.05 * pose["height"], size=2))
+    size = rng.uniform(0.08, 0.25) * pose["height"]
+    color = _random_color(rng)
+    if rng.random() < 0.5:
+      half = np.array([size, size * rng.uniform(0.5, 1.5)]) / 2
+      canvas.polygon([anchor - half, anchor + [half[0], -half[1]], anchor + half,
+                      anchor + [-half[0], half[1]]], color, OCCLUDER_OWNER)
+    else:
+      canvas.ellipse(anchor, size / 2, size / 2 * rng.uniform(0.5, 1.5), rng.uniform(0, 180),
+                     color, OCCLUDER_OWNER)
+
+
+def coco_annotation(keypoints, bbox, area, category_id):
+  """A COCO keypoint annotation (without ids) of a labeled figure."""
+  return {
+      "category_id": category_id, "iscrowd": 0, "area": area, "bbox": bbox,
+      "keypoints": [float(v) if k % 3 < 2 else int(v)
+                    for k, v in enumerate(keypoints.reshape(-1))],
+      "num_keypoints": int(np.sum(keypoints[:, 2] > 0)),
+  }
 
 
 def generate_image(rng, width, height, max_people=3):
@@ -273,31 +304,12 @@ def generate_image(rng, width, height, max_people=3):
     pose = poses.sample_pose(rng, person_h, center, rotation)
     draw_person(canvas, rng, pose, owner_base=i * poses.NUM_PARTS)
     figures.append(pose)
-  # Occluders: boxes and blobs over random joints.
-  for _ in range(rng.poisson(0.5 * num_people)):
-    pose = figures[rng.integers(len(figures))]
-    anchor = (pose["joints"][rng.integers(kp.NUM_JOINTS)]
-              + rng.normal(0, 0.05 * pose["height"], size=2))
-    size = rng.uniform(0.08, 0.25) * pose["height"]
-    color = _random_color(rng)
-    if rng.random() < 0.5:
-      half = np.array([size, size * rng.uniform(0.5, 1.5)]) / 2
-      canvas.polygon([anchor - half, anchor + [half[0], -half[1]], anchor + half,
-                      anchor + [-half[0], half[1]]], color, OCCLUDER_OWNER)
-    else:
-      canvas.ellipse(anchor, size / 2, size / 2 * rng.uniform(0.5, 1.5), rng.uniform(0, 180),
-                     color, OCCLUDER_OWNER)
+  draw_occluders(canvas, rng, figures)
   annotations = []
   for i, pose in enumerate(figures):
     label = label_person(canvas, pose, owner_base=i * poses.NUM_PARTS)
     if label is None:
       continue
-    keypoints, bbox, area = label
-    annotations.append({
-        "category_id": 1, "iscrowd": 0, "area": area, "bbox": bbox,
-        "keypoints": [float(v) if k % 3 < 2 else int(v)
-                      for k, v in enumerate(keypoints.reshape(-1))],
-        "num_keypoints": int(np.sum(keypoints[:, 2] > 0)),
-    })
+    annotations.append(coco_annotation(*label, category_id=kp.PERSON_CATEGORY["id"]))
   image = np.clip(canvas.image, 0, 255).astype(np.uint8)
   return image, annotations
