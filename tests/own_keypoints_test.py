@@ -55,6 +55,7 @@ class OwnKeypointsTest(tf.test.TestCase):
                      f"CocoKeypoints.upper_body = {front}",
                      "TopDownAugment.half_body_prob = 0.5",
                      "TopDownAugment.half_body_min_joints = 2",
+                     "PoseTask.flip_test = True",  # flip test swaps the schema's pairs
                      "train.num_labeled = 8", "train.verbose = 0"]
 
   def tearDown(self):
@@ -88,9 +89,15 @@ class OwnKeypointsTest(tf.test.TestCase):
     self.assertAlmostEqual(student["AP"], recomputed["AP"], places=6)
     self.assertTrue(os.path.exists(os.path.join(workdir, "skeletons.png")))
 
-    # Export and predict: the metadata carries the schema, predict draws its limbs.
+    # Export and predict: the metadata carries the schema, predict draws its limbs. Exporting
+    # reads no annotation file: the schema is the one saved beside the checkpoints.
     out = os.path.join(self.get_temp_dir(), "exported")
-    paths = exporter.export(task, workdir, out, variants=())
+    hidden = task.val_set.annotation_path + ".hidden"
+    os.rename(task.val_set.annotation_path, hidden)
+    try:
+      paths = exporter.export(task_lib.PoseTask(), workdir, out, flip_test=True, variants=())
+    finally:
+      os.rename(hidden, task.val_set.annotation_path)
     with open(os.path.join(paths[0], pose_module.METADATA_FILE)) as f:
       self.assertEqual(predictor_lib.keypoint_schema(json.load(f)), schema)
     with open(task.val_set.annotation_path) as f:

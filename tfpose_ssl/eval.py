@@ -45,6 +45,7 @@ def main(argv):
   runtime.set_thread_pools()
   task = task_lib.PoseTask()
   students, path = evaluator.restore_students(task, checkpoint)
+  evaluator.check_schema(task, path)
   out_dir = io_utils.resolve_path(FLAGS.out) if FLAGS.out else os.path.join(
       checkpoint if os.path.isdir(checkpoint) else os.path.dirname(checkpoint), "eval")
   report = evaluator.evaluate(students, task, out_dir,

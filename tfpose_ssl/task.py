@@ -5,11 +5,14 @@ and datasets from one gin config (Model Garden's task/trainer split).
 """
 
 import dataclasses
+import json
+import os
 from typing import Any, Callable, Optional, Tuple
 
 import gin
 import numpy as np
 
+from tfpose_ssl import io_utils
 from tfpose_ssl.data import coco
 from tfpose_ssl.data import pipeline
 from tfpose_ssl.data import splits
@@ -60,8 +63,16 @@ class PoseTask:
     dataset = self.val_set or self.train_set
     return dataset.schema if dataset is not None else kp.COCO_PERSON
 
-  def build_model(self):
-    return self.model_fn(input_size=tuple(self.input_size), num_joints=self.schema.num_joints)
+  @property
+  def category_id(self):
+    """The id of the data's keypoint category (of the set `schema` comes from; 1 without one)."""
+    dataset = self.val_set or self.train_set
+    return dataset.category_id if dataset is not None else 1
+
+  def build_model(self, schema=None):
+    """The model, with one heatmap per joint of `schema` (default: the data's, `self.schema`)."""
+    schema = schema or self.schema
+    return self.model_fn(input_size=tuple(self.input_size), num_joints=schema.num_joints)
 
   def split_train_set(self, num_labeled=None, split_path=None, split_seed=0, split_mode="random"):
     """(labeled, held-out) training instances: all of `train_set` labeled when `num_labeled` is
@@ -87,7 +98,8 @@ class PoseTask:
     """Unlabeled people: COCO-Partial's held-out split plus every `UnlabeledImages` source."""
     parts = [held_out] if len(held_out) else []
     for source in sources:
-      instances, counts = coco.load_unlabeled(source, self.schema.num_joints)
+      instances, counts = coco.load_unlabeled(source, self.schema.num_joints,
+                                              self.category_id)
       skipped = {k: v for k, v in counts.items() if v}
       print(f"unlabeled source {source.image_dir}: {len(instances)} person boxes"
             + (f" (skipped {skipped})" if skipped else ""), flush=True)
@@ -108,3 +120,33 @@ class PoseTask:
     return pipeline.unlabeled_dataset(instances, self.codec, batch_size, views, seed=seed,
                                       start_step=start_step, padding=self.padding,
                                       canvas_size=self.canvas_size)
+
+
+SCHEMA_FILE = "keypoint_schema.json"
+
+
+def write_schema(checkpoint_dir, schema):
+  """Saves `schema` beside a run's checkpoints (`keypoint_schema.json`), so that restoring and
+  exporting them needs no annotation file; refuses a run whose data's schema is not the one
+  its checkpoints were trained on (the same file edited, or another dataset)."""
+  saved = read_schema(os.path.join(checkpoint_dir, "ckpt"))
+  if saved is not None and saved != schema:
+    raise ValueError(f"the checkpoints in {checkpoint_dir} were trained on the keypoints "
+                     f"{saved.names} ({SCHEMA_FILE} there); this run's data has {schema.names} "
+                     "(with its sigmas, flip pairs, groups): use another workdir")
+  os.makedirs(checkpoint_dir, exist_ok=True)
+  io_utils.atomic_write_text(os.path.join(checkpoint_dir, SCHEMA_FILE),
+                             json.dumps(dataclasses.asdict(schema), indent=1))
+
+
+def read_schema(checkpoint):
+  """The `KeypointSchema` saved beside the checkpoint prefix `checkpoint` (`write_schema`), or
+  None where there is none (checkpoints of runs before it, or copied without it)."""
+  path = os.path.join(os.path.dirname(checkpoint), SCHEMA_FILE)
+  if not os.path.isfile(path):
+    return None
+  with open(path) as f:
+    try:
+      return kp.KeypointSchema(**json.load(f))
+    except (ValueError, TypeError) as e:
+      raise ValueError(f"{path}: not a keypoint schema ({e})") from e

@@ -41,6 +41,12 @@ class QualityBenchmarkTest(tf.test.TestCase):
     text = quality.markdown(table, quality.MODES["test"], "test")
     self.assertIn("| 100 | Full method (+ selection) | 25.0 ± 5.0 | 30.0 ± 5.0 | 60.0 ± 10.0 |",
                   text)
+    # The PCK columns are the summaries' groups, in their order (the keypoint schema's).
+    self.assertEqual([name for name in row if name.startswith("PCK_")],
+                     ["PCK_ankle", "PCK_knee", "PCK_hip", "PCK_wrist", "PCK_elbow",
+                      "PCK_shoulder", "PCK_head"])
+    self.assertIn("| ankle | knee | hip | wrist | elbow | shoulder | head | pseudo PCK before |",
+                  text)
 
   def test_tiny_end_to_end_run_resumes(self):
     out = os.path.join(self.get_temp_dir(), "quality")

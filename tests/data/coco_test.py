@@ -1,5 +1,6 @@
 """Tests of the COCO loader on the real COCO mini set and on hand-made bad files."""
 
+import dataclasses
 import json
 import os
 import re
@@ -69,6 +70,12 @@ class CocoLoaderTest(tf.test.TestCase):
     self.assertEqual(sum(counts.values()), 0)
     self.assertAllEqual(instances.keypoints, np.zeros((118, 17, 3)))
     self.assertEqual(sorted(set(instances.image_ids.tolist())), [785, 40083, 196141, 197388])
+    # The boxes kept are the task's category's (all 118 are persons, category 1): a task on
+    # category 7 keeps none, unless the source names its class.
+    _, counts = coco.load_unlabeled(source, 5, category_id=7)
+    self.assertEqual(counts["other_category"], 118)
+    named = dataclasses.replace(source, category_id=1)
+    self.assertLen(coco.load_unlabeled(named, 5, category_id=7)[0], 118)
     with self.assertRaisesRegex(coco.DataError, "no images"):
       coco.load_unlabeled(coco.UnlabeledImages(self.get_temp_dir(), "x.json"), kp.NUM_JOINTS)
 

@@ -119,6 +119,28 @@ class OwnSchemaTest(tf.test.TestCase):
     self.assertAlmostEqual(metrics["AP"], 0.8, places=6)
     self.assertAlmostEqual(metrics["AP75"], 1.0, places=6)
 
+  def test_only_the_keypoint_category_is_scored(self):
+    # The same file with a second category (COCO's person, with ground truth and no results,
+    # and no num_keypoints on its annotation): the AP is the toy category's alone, not the mean
+    # over both categories (0.4).
+    with open(self.path) as f:
+      data = json.load(f)
+    data["categories"].append(kp.PERSON_CATEGORY)
+    data["annotations"].append({"id": 2, "image_id": 1, "category_id": 1, "iscrowd": 0,
+                                "area": 5000.0, "bbox": [100, 100, 50, 100],
+                                "keypoints": [120, 110, 2] + [0] * 48})
+    with open(self.path, "w") as f:
+      json.dump(data, f)
+    d = np.sqrt(2 * 10000.0 * (2 * TOY_SIGMAS[1]) ** 2)
+    pred = self.gt.copy()
+    pred[1, 0] += d
+    results = metrics_lib.to_coco_results([1], pred[None, :, :2], np.ones((1, 5)), [1.0],
+                                         [10000.0], sigmas=self.schema.oks_sigmas,
+                                         category_id=3)
+    metrics = metrics_lib.coco_keypoint_metrics(self.path, results, schema=self.schema,
+                                                category_id=3)
+    self.assertAlmostEqual(metrics["AP"], 0.8, places=6)
+
   def test_mismatched_or_missing_schema_is_refused(self):
     result = [{"image_id": 1, "category_id": 3, "keypoints": [0.0] * 15, "score": 1.0}]
     with self.assertRaisesRegex(ValueError, "'toy' has 5 keypoints.*oks_sigmas"):

@@ -88,6 +88,23 @@ class FromCocoCategoryTest(tf.test.TestCase):
     self.assertEqual(schema.skeleton, ())
     self.assertEqual(schema.flip_permutation(), (0, 1, 2))
 
+  def test_sided_names_not_written_left_right_need_flip_pairs(self):
+    # AP-10K's own spelling: a flip would mirror the eyes without swapping their labels.
+    for names in (["L_Eye", "R_Eye", "Nose"], ["eye_l", "eye_r", "nose"],
+                  ["LeftEye", "RightEye", "nose"], ["front left paw", "front right paw", "tail"]):
+      with self.subTest(names=names):
+        with self.assertRaisesRegex(ValueError, r"look like left/right joints.*flip_pairs"):
+          kp.KeypointSchema.from_coco_category({"name": "x", "keypoints": names},
+                                               oks_sigmas=[0.1] * 3)
+        given = kp.KeypointSchema.from_coco_category({"name": "x", "keypoints": names},
+                                                     oks_sigmas=[0.1] * 3,
+                                                     flip_pairs=[names[:2]])
+        self.assertEqual(given.flip_permutation(), (1, 0, 2))
+    # Words merely containing the letters are not sides: "lower", "rear", "shoulder".
+    plain = kp.KeypointSchema.from_coco_category(
+        {"name": "x", "keypoints": ["lower_lip", "rear", "shoulder"]}, oks_sigmas=[0.1] * 3)
+    self.assertEqual(plain.flip_permutation(), (0, 1, 2))
+
   def test_errors_name_what_to_give(self):
     with self.assertRaisesRegex(ValueError, r"'critter' has 6 keypoints.*oks_sigmas"):
       kp.KeypointSchema.from_coco_category(CRITTER)

@@ -92,9 +92,10 @@ class Tally:
             for name, (num, den) in self.sums.items()}
 
 
-def measure(students, codec, batches, num_strong, frame):
+def measure(students, codec, batches, num_strong, frame, flip_permutation):
   """Runs the measurements on `batches` of `pipeline.unlabeled_dataset` elements whose views are
-  [weak x (1 + K), strong x K, loss view]; returns {student_n: {measure: {value, count}}}."""
+  [weak x (1 + K), strong x K, loss view]; returns {student_n: {measure: {value, count}}}.
+  `flip_permutation`: the keypoint schema's (mirrored views swap its left/right joints)."""
   stride = float(codec.stride)
   num_ensemble = 2 * num_strong + 1
   tallies = [Tally() for _ in students]
@@ -116,7 +117,7 @@ def measure(students, codec, batches, num_strong, frame):
       tally.add("mean peak, strong views", tf.reduce_sum(peaks[num_strong + 1:] * labeled, 0),
                 num_strong * labeled)
       aligned = views_lib.align_heatmaps(raw, matrices[:, :num_ensemble], loss_matrix, stride,
-                                         frame["size"], frame["offset"])
+                                         frame["size"], frame["offset"], flip_permutation)
       top, left, height, width = frame["loss"]
       aligned = aligned[:, :, top:top + height, left:left + width]
       own = tf.cast(student(views[:, num_ensemble], training=False), tf.float32)
@@ -195,7 +196,8 @@ def run(checkpoint, num_strong, num_batches, batch_size, seed, out_dir):
             "num_strong": num_strong, "crops": num_batches * batch_size, "seed": seed,
             "date": time.strftime("%Y-%m-%d"), "commit": source_commit(),
             "machine": runtime.machine_description(),
-            "students": measure(students, codec, data.take(num_batches), num_strong, frame)}
+            "students": measure(students, codec, data.take(num_batches), num_strong, frame,
+                                task.schema.flip_permutation())}
   os.makedirs(out_dir, exist_ok=True)
   io_utils.atomic_write_text(os.path.join(out_dir, "pseudo_labels.json"),
                              json.dumps(report, indent=1))

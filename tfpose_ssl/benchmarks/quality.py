@@ -32,7 +32,6 @@ import numpy as np
 from tfpose_ssl import demo
 from tfpose_ssl import io_utils
 from tfpose_ssl import runtime
-from tfpose_ssl.ops import keypoints as kp
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -141,7 +140,7 @@ def aggregate(runs):
     row["AP_ensemble"] = _mean_std([s["metrics"].get("ensemble", {}).get("AP")
                                     for s in summaries])
     row["PCK"] = _mean_std([s["metrics"]["student_1"]["PCK"] for s in summaries])
-    for joint in kp.META_JOINTS:
+    for joint in summaries[0]["metrics"]["student_1"]["PCK_meta"]:  # the schema's groups
       row[f"PCK_{joint}"] = _mean_std([s["metrics"]["student_1"]["PCK_meta"][joint]
                                        for s in summaries])
     for name in ("pseudo_pck_before", "pseudo_pck_after", "own_pck"):
@@ -158,7 +157,7 @@ def markdown(table, spec, mode):
     mean, std = pair
     return "-" if mean is None else f"{scale * mean:.1f} ± {scale * std:.1f}"
 
-  joints = list(kp.META_JOINTS)
+  joints = [name[4:] for name in next(iter(table.values())) if name.startswith("PCK_")]
   lines = [f"Synthetic COCO-Partial, {mode} mode: {spec['num_images']} train images, labeled "
            f"budgets {spec['budgets']}, {spec['steps']} steps of {spec['batch']} labeled "
            f"(+ {spec['batch']} unlabeled) crops, the first {spec['burn_in']} a supervised "

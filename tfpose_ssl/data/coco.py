@@ -372,14 +372,15 @@ class UnlabeledImages:
   For COCO-Additional: unlabeled2017 (with `image_info` = image_info_unlabeled2017.json), AI
   Challenger, or any folder. Without `image_info`, the folder's images are listed and an
   image's id is the number in its file name (COCO's naming, e.g. 000000123456.jpg -> 123456).
-  The boxes kept are those of `category_id` (COCO's person: 1).
+  The boxes kept are those of `category_id`; by default the task's keypoint category (its
+  `CocoKeypoints.category_id`; COCO's person: 1).
   """
   image_dir: str
   detections: str
   image_info: str = None
   score_threshold: float = 0.5
   root: str = None
-  category_id: int = 1
+  category_id: Optional[int] = None
 
   def resolve(self, path):
     """`path` under `root` (unless absolute), resolved like command-line paths."""
@@ -388,9 +389,9 @@ class UnlabeledImages:
     return io_utils.resolve_path(path)
 
 
-def load_unlabeled(source, num_joints):
+def load_unlabeled(source, num_joints, category_id=1):
   """Boxes of an `UnlabeledImages` as `Instances` (`num_joints` keypoints, zero), plus skip
-  counts."""
+  counts; the boxes of `source.category_id`, else of `category_id` (the task's category)."""
   image_dir = source.resolve(source.image_dir)
   if not os.path.isdir(image_dir):
     raise DataError(f"unlabeled image folder not found: {image_dir}")
@@ -424,5 +425,5 @@ def load_unlabeled(source, num_joints):
       im["height"], im["width"] = int(shape[0]), int(shape[1])
   instances, counts = _instances_from_detections(
       data, image_dir, source.resolve(source.detections), source.score_threshold, num_joints,
-      source.category_id)
+      category_id if source.category_id is None else source.category_id)
   return drop_missing_images(instances, counts, image_dir)

@@ -196,6 +196,11 @@ def labeled_dataset(instances, codec, batch_size, augment, seed=0, start_step=0,
   if augment.half_body_prob > 0 and not schema.upper_body:
     raise ValueError("half-body crops (TopDownAugment.half_body_prob > 0) need the keypoint "
                      "schema's upper-body joints (CocoKeypoints.upper_body)")
+  if augment.half_body_prob > 0 and augment.half_body_min_joints >= schema.num_joints:
+    raise ValueError(f"half-body crops (TopDownAugment.half_body_prob > 0) apply to people "
+                     f"with more than TopDownAugment.half_body_min_joints = "
+                     f"{augment.half_body_min_joints} labeled joints, which {schema.num_joints} "
+                     "joints never are: lower it (COCO: 8 of 17) or set half_body_prob = 0")
   flip_permutation = schema.flip_permutation()
   table = _instance_table(instances, codec.aspect_ratio, padding)
 

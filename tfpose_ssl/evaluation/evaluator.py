@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfpose_ssl import io_utils
+from tfpose_ssl import task as task_lib
 from tfpose_ssl.data import coco
 from tfpose_ssl.evaluation import inference
 from tfpose_ssl.evaluation import metrics as metrics_lib
@@ -146,12 +147,31 @@ def _subset_annotations(annotation_path, image_ids, out_dir):
 
 
 def restore_students(task, checkpoint):
-  """Builds the students found in `checkpoint` (a file prefix or a folder) and restores them."""
+  """Builds the students found in `checkpoint` (a file prefix or a folder) and restores them.
+
+  Their keypoints are the schema saved beside the checkpoint (`task_lib.read_schema`), so that
+  no annotation file is read; the task's data's schema for checkpoints without one."""
   path = io_utils.latest_checkpoint(checkpoint)
   names = sorted({name.split("/")[0] for name, _ in tf.train.list_variables(path)
                   if name.startswith("student_")})
   if not names:
     raise ValueError(f"{path} holds no student weights")
-  students = [task.build_model() for _ in names]
+  schema = checkpoint_schema(task, path)
+  students = [task.build_model(schema) for _ in names]
   tf.train.Checkpoint(**dict(zip(names, students))).restore(path).expect_partial()
   return students, path
+
+
+def checkpoint_schema(task, path):
+  """The keypoint schema of the checkpoint prefix `path`: saved beside it, else the task's."""
+  return task_lib.read_schema(path) or task.schema
+
+
+def check_schema(task, path):
+  """Raises unless the keypoints the checkpoint `path` was trained on are the task's data's (an
+  evaluation on other keypoints would score joints under the wrong names and sigmas)."""
+  saved = task_lib.read_schema(path)
+  if saved is not None and saved != task.schema:
+    raise ValueError(f"{path} was trained on the keypoints {saved.names} "
+                     f"({task_lib.SCHEMA_FILE} beside it), the evaluation data has "
+                     f"{task.schema.names} (with its sigmas, flip pairs, groups)")

@@ -83,6 +83,9 @@ def coco_keypoint_metrics(annotation_file, results, verbose=False, schema=None,
     coco_dt = coco_gt.loadRes(list(results))
     coco_eval = COCOeval(coco_gt, coco_dt, "keypoints")
     coco_eval.params.useSegm = None
+    # Only the keypoint category: pycocotools otherwise averages over every category of the
+    # file, scoring one with ground truth and no results as precision 0.
+    coco_eval.params.catIds = [category_id]
     coco_eval.params.kpt_oks_sigmas = np.array(schema.oks_sigmas, np.float64)
     coco_eval.evaluate()
     coco_eval.accumulate()

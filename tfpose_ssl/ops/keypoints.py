@@ -7,6 +7,7 @@ FLIP_PAIRS, ...) are COCO_PERSON's fields under their old names.
 """
 
 import dataclasses
+import re
 from typing import Tuple
 
 import numpy as np
@@ -132,6 +133,12 @@ class KeypointSchema:
       pairs = COCO_PERSON.flip_pairs
     else:
       pairs = _left_right_pairs(names)
+      paired = {j for pair in pairs for j in pair}
+      sided = [name for j, name in enumerate(names) if j not in paired and _looks_sided(name)]
+      if sided:  # a flip would mirror the image and leave these labels unswapped
+        raise ValueError(f"joints {sided} look like left/right joints but are not named "
+                         "left_X / right_X: give the flip pairs (flip_pairs, pairs of joint "
+                         "names; an empty list if none are)")
     if oks_sigmas is None:
       if not coco:
         raise ValueError(
@@ -169,6 +176,15 @@ def _left_right_pairs(names):
         if side == "left_":
           pairs.append((j, index[partner]))
   return tuple(pairs)
+
+
+def _looks_sided(name):
+  """Whether a joint name marks a side other than as `left_X` / `right_X` (`L_Eye`, `eye_r`,
+  `LeftEye`, `front-left paw`)."""
+  lowered = name.lower()
+  tokens = set(re.split(r"[^a-z0-9]+", lowered))
+  return (bool(tokens & {"left", "right", "l", "r", "lt", "rt"})
+          or lowered.startswith(("left", "right")) or lowered.endswith(("left", "right")))
 
 
 def _pair_groups(names, pairs):

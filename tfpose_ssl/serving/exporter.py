@@ -31,11 +31,10 @@ def build_module(task, checkpoint, model="ensemble", flip_test=False, uncertaint
   named = evaluator.model_sets(students)
   if model not in named:
     raise ValueError(f"--model={model} is not in this checkpoint; it has {sorted(named)}")
-  dataset = task.val_set or task.train_set  # the one PoseTask.schema comes from
-  metadata = {"model": model, "checkpoint": path,
-              "category_id": dataset.category_id if dataset is not None else 1}
+  metadata = {"model": model, "checkpoint": path, "category_id": task.category_id}
   return pose_module.PoseServingModule(named[model], task.codec, task.padding, flip_test,
-                                       uncertainty_views, metadata, task.schema)
+                                       uncertainty_views, metadata,
+                                       evaluator.checkpoint_schema(task, path))
 
 
 def check_out(out, overwrite=False):

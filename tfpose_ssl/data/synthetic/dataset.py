@@ -45,9 +45,9 @@ def generate_split(out_dir, split, num_images, seed=0, width=WIDTH, height=HEIGH
 
   `skeleton` chooses the figures (`SKELETONS`): "person" (COCO's 17 keypoints) or "quadruped"
   (13 keypoints, `quadruped.QUADRUPED`); `max_people` is the most figures per image.
-  The layout: `annotations/<skeleton>_keypoints_<split>.json` and `images/<key>-<digest>/
-  <split>_NNNNNN.jpg`, where the key is the split's name for people and `<skeleton>_<split>`
-  otherwise (the JSON's `file_name`s are relative to `images/`, as before).
+  The layout: `annotations/<skeleton>_keypoints_<split>.json` and `images/<split>-<digest>/
+  <split>_NNNNNN.jpg` for people, `images/<skeleton>/<split>-<digest>/...` for other skeletons
+  (the JSON's `file_name`s are relative to `images/`, as before).
   Regenerating a split over an existing one never changes the bytes of a file the existing JSON
   names, so that an interruption at any point (Ctrl-C, a full disk, a killed job) leaves either the old
   split or the new one, each with its own labels, never old labels on new pixels. The images
@@ -64,10 +64,11 @@ def generate_split(out_dir, split, num_images, seed=0, width=WIDTH, height=HEIGH
                            skeleton)
 
 
-def _split_key(split, skeleton):
-  """The name of a split's image folders: the split's for people (as before), else
-  `<skeleton>_<split>` (a quadruped split 'train' never touches the people's 'train')."""
-  return split if skeleton == "person" else f"{skeleton}_{split}"
+def _image_folder(skeleton):
+  """Where a split's image folders are, under `images/`: there for people (as before), in
+  `images/<skeleton>/` for other skeletons (whose splits then never touch the people's, nor
+  the people's theirs: a split's clean-up lists only its own folder)."""
+  return "" if skeleton == "person" else skeleton
 
 
 def _generate_split(out_dir, split, num_images, seed, width, height, max_people, skeleton):
@@ -75,10 +76,10 @@ def _generate_split(out_dir, split, num_images, seed, width, height, max_people,
   if skeleton not in SKELETONS:
     raise ValueError(f"unknown synthetic skeleton {skeleton!r}; one of {sorted(SKELETONS)}")
   generate_image, _, category = SKELETONS[skeleton]
-  key = _split_key(split, skeleton)
-  rng = np.random.default_rng([seed, GENERATOR_VERSION, sum(map(ord, key))])
-  image_root = os.path.join(out_dir, "images")
-  staging = os.path.join(image_root, f".{key}.staging")
+  rng = np.random.default_rng([seed, GENERATOR_VERSION, sum(map(ord, split)),
+                               *map(ord, _image_folder(skeleton))])
+  image_root = os.path.join(out_dir, "images", _image_folder(skeleton))
+  staging = os.path.join(image_root, f".{split}.staging")
   if os.path.lexists(staging):  # left by an interrupted run (no other one runs: the lock)
     shutil.rmtree(staging)
   os.makedirs(staging)  # not mkdtemp: its 0700 would become the images' folder's mode
@@ -100,7 +101,7 @@ def _generate_split(out_dir, split, num_images, seed, width, height, max_people,
       ann.update(id=len(annotations) + 1, image_id=image_id)
       annotations.append(ann)
   content.update(json.dumps(annotations, sort_keys=True).encode())
-  folder = f"{key}-{content.hexdigest()[:DIGEST_CHARS]}"
+  folder = f"{split}-{content.hexdigest()[:DIGEST_CHARS]}"
   final = os.path.join(image_root, folder)
   io_utils.fsync_dir(staging)
   if os.path.isdir(final):
@@ -120,15 +121,16 @@ def _generate_split(out_dir, split, num_images, seed, width, height, max_people,
                "generator": _parameters(split, num_images, seed, width, height, max_people,
                                         skeleton)},
       "licenses": [],
-      "images": [{"id": index + 1, "file_name": f"{folder}/{name}", "width": width,
-                  "height": height} for index, name in enumerate(names)],
+      "images": [{"id": index + 1,
+                  "file_name": os.path.join(_image_folder(skeleton), folder, name),
+                  "width": width, "height": height} for index, name in enumerate(names)],
       "annotations": annotations,
       "categories": [category],
   }
   path = _annotation_path(out_dir, split, skeleton)
   io_utils.atomic_write_text(path, json.dumps(data))  # the commit
   io_utils.fsync_dir(os.path.dirname(path))  # before the old images go
-  _remove_replaced_images(image_root, key, keep=folder)
+  _remove_replaced_images(image_root, split, keep=folder)
   return path
 
 
