@@ -22,6 +22,7 @@ class PredictCacheTest(tf.test.TestCase):
     path = synthetic.generate_split(root, "val", num_images=2, seed=3)
     instances, _ = coco.load_instances(coco.CocoKeypoints(path, os.path.join(root, "images")))
     codec = codec_lib.KeypointCodec((64, 64))
+    gc.collect()  # models of earlier tests that are garbage already: not counted in `before`
     before = len(inference._PREDICT_FNS)  # pylint: disable=protected-access
     models = [simple_baseline.simple_baseline((64, 64), width=8, deconv_filters=16)
               for _ in range(2)]
