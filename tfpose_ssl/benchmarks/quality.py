@@ -184,16 +184,29 @@ def markdown(table, spec, mode):
 FLAGS = flags.FLAGS
 
 
+def selected_methods(names):
+  """The METHODS keys of the mode-file names `names` (`--methods`), in METHODS' order."""
+  by_file = {mode[:-4]: method for method, mode in METHODS.items()}
+  unknown = sorted(set(names) - set(by_file))
+  if unknown:
+    raise ValueError(f"--methods: unknown {unknown}; the methods are {list(by_file)}")
+  return [method for method in METHODS if METHODS[method][:-4] in names]
+
+
 def _define_flags():
   flags.DEFINE_enum("mode", "quick", list(MODES), "quick (smoke check) or full (docs/benchmarks.md table).")
   flags.DEFINE_string("out", "results/quality", "Output folder (runs/, <mode>.json, .md).")
   flags.DEFINE_string("data_root", "data/benchmark_synthetic", "Synthetic data folder.")
   flags.DEFINE_string("base_config", "configs/synthetic.gin", "Config the runs start from.")
+  flags.DEFINE_list("methods", [mode[:-4] for mode in METHODS.values()],
+                    "The rows to run, by mode file (configs/modes/<name>.gin), e.g. "
+                    "supervised,full; default: all. The all-labels row always runs.")
 
 
 def main(argv):
   del argv
   spec = MODES[FLAGS.mode]
+  methods = selected_methods(FLAGS.methods)
   out = io_utils.resolve_path(FLAGS.out)
   data_root = io_utils.resolve_path(FLAGS.data_root)
   os.makedirs(out, exist_ok=True)
@@ -206,7 +219,7 @@ def main(argv):
   for seed in spec["seeds"]:
     for budget in spec["budgets"]:
       run_one(out, FLAGS.mode, budget, "burn-in", seed, data_root, spec, log, FLAGS.base_config)
-      for method in METHODS:
+      for method in methods:
         runs.setdefault((budget, method), []).append(
             run_one(out, FLAGS.mode, budget, method, seed, data_root, spec, log,
                     FLAGS.base_config))
