@@ -21,6 +21,9 @@ class SavedSchemaTest(tf.test.TestCase):
     with open(os.path.join(checkpoints, task_lib.SCHEMA_FILE)) as f:
       self.assertEqual(json.load(f)["names"][:3], ["left_eye", "right_eye", "nose"])
     task_lib.write_schema(checkpoints, quadruped.QUADRUPED)  # a resumed run: the same
+    task_lib.check_schema(checkpoints, quadruped.QUADRUPED)  # what every worker runs first
+    with self.assertRaisesRegex(ValueError, "use another workdir"):
+      task_lib.check_schema(checkpoints, kp.COCO_PERSON)
     with self.assertRaisesRegex(ValueError, r"trained on the keypoints \('left_eye'.*another "
                                             "workdir"):
       task_lib.write_schema(checkpoints, kp.COCO_PERSON)

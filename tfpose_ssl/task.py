@@ -125,15 +125,21 @@ class PoseTask:
 SCHEMA_FILE = "keypoint_schema.json"
 
 
-def write_schema(checkpoint_dir, schema):
-  """Saves `schema` beside a run's checkpoints (`keypoint_schema.json`), so that restoring and
-  exporting them needs no annotation file; refuses a run whose data's schema is not the one
-  its checkpoints were trained on (the same file edited, or another dataset)."""
+def check_schema(checkpoint_dir, schema):
+  """Raises if the checkpoints in `checkpoint_dir` were trained on keypoints other than
+  `schema` (the data's: another dataset, or the same file edited). Run by every worker before
+  it restores anything (a restore of another joint count fails with a less useful message)."""
   saved = read_schema(os.path.join(checkpoint_dir, "ckpt"))
   if saved is not None and saved != schema:
     raise ValueError(f"the checkpoints in {checkpoint_dir} were trained on the keypoints "
                      f"{saved.names} ({SCHEMA_FILE} there); this run's data has {schema.names} "
                      "(with its sigmas, flip pairs, groups): use another workdir")
+
+
+def write_schema(checkpoint_dir, schema):
+  """Saves `schema` beside a run's checkpoints (`keypoint_schema.json`), so that restoring and
+  exporting them needs no annotation file; refuses a differing one (`check_schema`)."""
+  check_schema(checkpoint_dir, schema)
   os.makedirs(checkpoint_dir, exist_ok=True)
   io_utils.atomic_write_text(os.path.join(checkpoint_dir, SCHEMA_FILE),
                              json.dumps(dataclasses.asdict(schema), indent=1))

@@ -165,6 +165,7 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
     checkpoint_dir = os.path.join(workdir, "checkpoints")
     if io_utils.checkpoint_prefixes(checkpoint_dir) and not allow_config_change:
       config_lib.check_resumed_config(workdir)
+    task_lib.check_schema(checkpoint_dir, task.schema)  # every worker, before any restore
     keras.utils.set_random_seed(seed)
     unlabeled_batch_size = unlabeled_batch_size or batch_size
     labeled, unlabeled = training_instances(
@@ -183,7 +184,7 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
     manager = restore_or_start(trainer, workdir, is_chief, task_id, keep_checkpoints,
                                init_checkpoint)
     if is_chief:  # only now: a refused run leaves the config of the checkpoints in place
-      task_lib.write_schema(os.path.join(workdir, "checkpoints"), task.schema)
+      task_lib.write_schema(checkpoint_dir, task.schema)
       io_utils.atomic_write_text(os.path.join(workdir, config_lib.SAVED_CONFIG), gin.config_str())
     step = callbacks_lib.current_step(trainer)
     writer = (tf.summary.create_file_writer(os.path.join(workdir, "tensorboard")) if is_chief

@@ -91,7 +91,8 @@ class FromCocoCategoryTest(tf.test.TestCase):
   def test_sided_names_not_written_left_right_need_flip_pairs(self):
     # AP-10K's own spelling: a flip would mirror the eyes without swapping their labels.
     for names in (["L_Eye", "R_Eye", "Nose"], ["eye_l", "eye_r", "nose"],
-                  ["LeftEye", "RightEye", "nose"], ["front left paw", "front right paw", "tail"]):
+                  ["LeftEye", "RightEye", "nose"], ["front left paw", "front right paw", "tail"],
+                  ["LShoulder", "RShoulder", "Neck"], ["FrontLeftPaw", "FrontRightPaw", "Tail"]):
       with self.subTest(names=names):
         with self.assertRaisesRegex(ValueError, r"look like left/right joints.*flip_pairs"):
           kp.KeypointSchema.from_coco_category({"name": "x", "keypoints": names},
@@ -100,10 +101,15 @@ class FromCocoCategoryTest(tf.test.TestCase):
                                                      oks_sigmas=[0.1] * 3,
                                                      flip_pairs=[names[:2]])
         self.assertEqual(given.flip_permutation(), (1, 0, 2))
-    # Words merely containing the letters are not sides: "lower", "rear", "shoulder".
-    plain = kp.KeypointSchema.from_coco_category(
-        {"name": "x", "keypoints": ["lower_lip", "rear", "shoulder"]}, oks_sigmas=[0.1] * 3)
-    self.assertEqual(plain.flip_permutation(), (0, 1, 2))
+    # Words merely containing the letters are not sides.
+    for names in (["lower_lip", "rear", "shoulder"], ["upright", "leftover", "rightmost"]):
+      plain = kp.KeypointSchema.from_coco_category({"name": "x", "keypoints": names},
+                                                   oks_sigmas=[0.1] * 3)
+      self.assertEqual(plain.flip_permutation(), (0, 1, 2))
+    # No flips at all: an empty list of pairs.
+    none = kp.KeypointSchema.from_coco_category({"name": "x", "keypoints": ["L_Eye", "R_Eye"]},
+                                                oks_sigmas=[0.1] * 2, flip_pairs=[])
+    self.assertEqual(none.flip_permutation(), (0, 1))
 
   def test_errors_name_what_to_give(self):
     with self.assertRaisesRegex(ValueError, r"'critter' has 6 keypoints.*oks_sigmas"):

@@ -187,6 +187,7 @@ def run(checkpoint, num_strong, num_batches, batch_size, seed, out_dir):
       num_labeled, train_lib.split_path(workdir, bindings.get("split_file")),
       bindings.get("split_seed", 0), bindings.get("split_mode", "random"))
   students, path = evaluator.restore_students(task, checkpoint)
+  evaluator.check_schema(task, path)  # the data's flip pairs are the students'
   spec = views_lib.MultiViewAugment(num_weak=1 + num_strong, num_strong=num_strong,
                                     loss_view="extra", weak=augment_lib.TopDownAugment())
   data = task.unlabeled_dataset(held_out, batch_size, spec, seed=seed)

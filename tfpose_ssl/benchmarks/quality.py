@@ -207,10 +207,14 @@ def main(argv):
   del argv
   spec = MODES[FLAGS.mode]
   methods = selected_methods(FLAGS.methods)
+  # A subset of the rows writes its own files (<mode>_<methods>.md): it never replaces the table
+  # of every method.
+  name = FLAGS.mode if len(methods) == len(METHODS) else "_".join(
+      [FLAGS.mode] + [METHODS[m][:-4] for m in methods])
   out = io_utils.resolve_path(FLAGS.out)
   data_root = io_utils.resolve_path(FLAGS.data_root)
   os.makedirs(out, exist_ok=True)
-  log = os.path.join(out, f"{FLAGS.mode}.log")
+  log = os.path.join(out, f"{name}.log")
   start = time.time()
   demo.make_data([FLAGS.base_config], data_bindings(data_root, spec))  # the runs only read it
   runs = {}
@@ -231,10 +235,10 @@ def main(argv):
               "wall_seconds": round(time.time() - start, 1), "table": table,
               "runs": {f"{b}/{m}": r for (b, m), r in runs.items()},
               "machine": runtime.machine_description()}
-    io_utils.atomic_write_text(os.path.join(out, f"{FLAGS.mode}.json"),
+    io_utils.atomic_write_text(os.path.join(out, f"{name}.json"),
                                json.dumps(result, indent=1))
     text = markdown(table, spec, FLAGS.mode)
-    io_utils.atomic_write_text(os.path.join(out, f"{FLAGS.mode}.md"), text)
+    io_utils.atomic_write_text(os.path.join(out, f"{name}.md"), text)
   print(text)
   print(f"wall time {time.time() - start:.0f} s; results in {out}")
 

@@ -179,12 +179,12 @@ def _left_right_pairs(names):
 
 
 def _looks_sided(name):
-  """Whether a joint name marks a side other than as `left_X` / `right_X` (`L_Eye`, `eye_r`,
-  `LeftEye`, `front-left paw`)."""
-  lowered = name.lower()
-  tokens = set(re.split(r"[^a-z0-9]+", lowered))
-  return (bool(tokens & {"left", "right", "l", "r", "lt", "rt"})
-          or lowered.startswith(("left", "right")) or lowered.endswith(("left", "right")))
+  """Whether a joint name marks a side other than as `left_X` / `right_X`: a word left, right,
+  l, r, lt or rt, the words split at non-letters and camelCase (`L_Eye`, `eye_r`, `LeftEye`,
+  `RShoulder`, `FrontLeftPaw`, `front-left paw`; not `upright`, `leftover`, `lower_lip`)."""
+  words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name)
+  return bool(set(re.split(r"[^a-z0-9]+", words.lower()))
+              & {"left", "right", "l", "r", "lt", "rt"})
 
 
 def _pair_groups(names, pairs):

@@ -16,8 +16,11 @@ import tfpose_ssl  # pylint: disable=unused-import  (first: TensorFlow's options
 import importlib
 import os
 import runpy
+import select
+import signal
 import subprocess
 import sys
+import time
 import traceback
 
 from absl import app
@@ -43,19 +46,22 @@ REGENERATE = "python -m tfpose_ssl.tools.cli_help"
 LIBRARIES = ("tensorflow", "tfpose_ssl.api", "tfpose_ssl.training", "tfpose_ssl.tools.make_synthetic")
 
 
-def help_text(name, repo_root=REPO_ROOT):
+def help_text(name, repo_root=REPO_ROOT, timeout=300):
   """What `python -m tfpose_ssl.<name> --help` prints, with the repository's path cut."""
-  if repo_root != REPO_ROOT or not hasattr(os, "fork"):
+  if os.path.realpath(repo_root) != os.path.realpath(REPO_ROOT) or not hasattr(os, "fork"):
     return subprocess_help_text(name, repo_root)
   for library in LIBRARIES:
     importlib.import_module(library)
-  read_end, write_end = os.pipe()
+  out_read, out_write = os.pipe()
+  err_read, err_write = os.pipe()
   pid = os.fork()
-  if pid == 0:  # the child: the binary as `python -m` runs it, its stdout into the pipe
-    os.close(read_end)
-    os.dup2(write_end, 1)
-    os.dup2(os.open(os.devnull, os.O_WRONLY), 2)  # TensorFlow's start-up lines
+  if pid == 0:  # the child: the binary as `python -m` runs it, stdout and stderr into the pipes
+    os.close(out_read)
+    os.close(err_read)
+    os.dup2(out_write, 1)
+    os.dup2(err_write, 2)
     sys.stdout = open(1, "w", closefd=False)  # not a capture of the parent's (pytest)
+    sys.stderr = open(2, "w", closefd=False)
     try:
       for flag in flags.FLAGS.get_flags_for_module(sys.argv[0]):  # this tool's own --out
         delattr(flags.FLAGS, flag.name)
@@ -64,15 +70,44 @@ def help_text(name, repo_root=REPO_ROOT):
     except SystemExit:  # absl's --help exits
       pass
     except BaseException:  # pylint: disable=broad-except  (reported by the parent)
-      print(traceback.format_exc())
+      traceback.print_exc()
     finally:
       sys.stdout.flush()
+      sys.stderr.flush()
       os._exit(0)  # pylint: disable=protected-access  (no atexit of the parent's)
-  os.close(write_end)
-  with os.fdopen(read_end, "rb") as pipe:
-    output = pipe.read().decode()
-  os.waitpid(pid, 0)
-  return _checked(name, output, "", repo_root)
+  os.close(out_write)
+  os.close(err_write)
+  try:
+    output, errors = _read_until_closed(out_read, err_read, timeout)
+  finally:
+    if os.waitpid(pid, os.WNOHANG) == (0, 0):  # still running: timed out or interrupted
+      os.kill(pid, signal.SIGKILL)
+      os.waitpid(pid, 0)
+  return _checked(name, output, errors[-3000:], repo_root)
+
+
+def _read_until_closed(out_fd, err_fd, timeout):
+  """(stdout, stderr) text of a child, read until it closes both pipes; raises after `timeout`
+  seconds (a child that hangs, e.g. on a lock a thread of the parent held at the fork)."""
+  chunks = {out_fd: [], err_fd: []}
+  deadline = time.monotonic() + timeout
+  open_fds = [out_fd, err_fd]
+  try:
+    while open_fds:
+      remaining = deadline - time.monotonic()
+      if remaining <= 0:
+        raise TimeoutError(f"a --help child printed nothing more for {timeout} s")
+      ready, _, _ = select.select(open_fds, [], [], remaining)
+      for fd in ready:
+        data = os.read(fd, 65536)
+        if data:
+          chunks[fd].append(data)
+        else:
+          open_fds.remove(fd)
+  finally:
+    os.close(out_fd)
+    os.close(err_fd)
+  return tuple(b"".join(chunks[fd]).decode(errors="replace") for fd in (out_fd, err_fd))
 
 
 def subprocess_help_text(name, repo_root=REPO_ROOT):
