@@ -152,6 +152,11 @@ class StepVariantsTest(tf.test.TestCase):
     self.assertIn("| default | 0.450 | 0.150 | 58 | 40% | on | 0.40, 0.50, 0.45 |", text)
     self.assertIn("3 alternating rounds", text)
     self.assertIn("commit abc1234", text)
+    self.assertNotIn("batch_32", text)
+    result["variants"]["batch_32"] = [row(0.9, 0.3, 56.0, 150.0)]
+    text = step_variants.markdown(result)
+    self.assertIn("the row batch_32: 32 + 32 crops", text)
+    self.assertIn("| batch_32 | 0.900 | 0.300 | 56 | 37% | on | 0.90 |", text)
 
 
 class ExportVariantsTest(tf.test.TestCase):

@@ -17,9 +17,14 @@ Variants:
   keras_bn      Keras 3's own BatchNormalization (element-wise ops) instead of the fused kernel
   xla           the whole train step under `jit_compile=True`
   inter_op_1    one inter-op thread (intra-op: all cores)
+  intra_op_1    one intra-op thread per op (inter-op: all cores), so independent ops, e.g. the
+                two students' forwards, run side by side instead of splitting each small op
   one_thread    one intra-op and one inter-op thread
   onednn_off    TF_ENABLE_ONEDNN_OPTS=0 (TensorFlow's default on CPUs without AVX-512)
   bfloat16      the `mixed_bfloat16` policy
+  batch_32      the default settings with twice the crops per step (32 + 32; the supervised step
+                64): whether per-op overhead, which a larger batch amortizes, limits the rate.
+                Its step times are per step of that size; compare GFLOP/s and % of matmul
 """
 
 import tfpose_ssl  # pylint: disable=unused-import  (first: TensorFlow's options, runtime.py)
@@ -33,7 +38,8 @@ from absl import app
 from absl import flags
 import numpy as np
 
-VARIANTS = ("default", "keras_bn", "xla", "inter_op_1", "one_thread", "onednn_off", "bfloat16")
+VARIANTS = ("default", "keras_bn", "xla", "inter_op_1", "intra_op_1", "one_thread", "onednn_off",
+            "bfloat16", "batch_32")
 FLAGS = flags.FLAGS
 
 
@@ -44,6 +50,8 @@ def run_variant(variant, repeats):
   import tensorflow as tf
   if variant == "inter_op_1":
     tf.config.threading.set_inter_op_parallelism_threads(1)
+  elif variant == "intra_op_1":
+    tf.config.threading.set_intra_op_parallelism_threads(1)
   elif variant == "one_thread":
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
@@ -60,7 +68,7 @@ def run_variant(variant, repeats):
   if variant == "keras_bn":
     batch_norm.batch_norm = lambda name, synchronized=False: keras.layers.BatchNormalization(
         momentum=0.9, epsilon=1e-5, synchronized=synchronized, name=name)
-  size, batch = (128, 96), 16
+  size, batch = (128, 96), (32 if variant == "batch_32" else 16)
   codec = codec_lib.KeypointCodec(size)
   settings = throughput.NETWORKS["demo (ResNet-18 / 4)"]
   build = lambda: simple_baseline.simple_baseline(size, "resnet18", width=settings["width"],
@@ -93,7 +101,9 @@ def markdown(result):
   lines = [f"Machine: {result['machine']}. Measured {result['date']}, commit {result['commit']}; "
            f"{result['rounds']} alternating rounds of one process per variant, each the median "
            f"of {result['repeats']} steps after 2 warm-ups (fixed data); the demo's network and "
-           "step (configs/synthetic.gin: ResNet-18 / 4, 128x96, 16 + 16 crops, K = 2).", "",
+           "step (configs/synthetic.gin: ResNet-18 / 4, 128x96, 16 + 16 crops, K = 2"
+           + ("; the row batch_32: 32 + 32 crops, its supervised step 64" if "batch_32" in
+              result["variants"] else "") + ").", "",
            "| variant | method step (K=2), s | supervised step (32 crops), s | method GFLOP/s | "
            "% of matmul | oneDNN | per-round method s |", "|---|---|---|---|---|---|---|"]
   for variant, rows in result["variants"].items():
