@@ -10,7 +10,8 @@ process (thread pools, oneDNN and the precision policy are fixed when TensorFlow
 the variants alternate over `--rounds` rounds so that a machine's drift (shared machines of
 our kind drift by tens of percent within minutes) spreads over all of them; a variant's figure
 is the median over its rounds of each run's median step time. Each run also measures the
-float32 matmul rate and reports the step's share of it.
+float32 matmul rate (with TensorFlow's default threads, in a child process for the variants
+that limit them) and reports the step's share of it.
 
 Variants:
   default       the project's settings: oneDNN on, fused BatchNormalization, TF's thread pools
@@ -40,6 +41,9 @@ import numpy as np
 
 VARIANTS = ("default", "keras_bn", "xla", "inter_op_1", "intra_op_1", "one_thread", "onednn_off",
             "bfloat16", "batch_32")
+# Variants whose process has fewer intra-op threads than cores: their share is of the matmul
+# rate of a process with TensorFlow's default threads (measured in a child process).
+THREAD_LIMITED = ("intra_op_1", "one_thread")
 FLAGS = flags.FLAGS
 
 
@@ -90,7 +94,13 @@ def run_variant(variant, repeats):
                                        repeats, jit_compile=jit)
   nograd = spec.num_targets - (1 if spec.loss_view_in_ensemble else 0)
   method_flops = 2 * (3 * 2 * batch + nograd * batch) * flops
-  matmul = runtime.matmul_gflops()
+  if variant in THREAD_LIMITED:  # the machine's rate, not this process's one-thread rate
+    matmul = float(subprocess.run(
+        [sys.executable, "-c", "import tfpose_ssl; from tfpose_ssl import runtime; "
+         "print(runtime.matmul_gflops())"], capture_output=True, text=True,
+        check=True).stdout.split()[-1])
+  else:
+    matmul = runtime.matmul_gflops()
   return {"variant": variant, "method_seconds": method_s, "supervised_seconds": supervised_s,
           "method_gflops": method_flops / method_s / 1e9,
           "supervised_gflops": 3 * 2 * batch * flops / supervised_s / 1e9,
