@@ -90,14 +90,21 @@ class OwnKeypointsTest(tf.test.TestCase):
     self.assertTrue(os.path.exists(os.path.join(workdir, "skeletons.png")))
 
     # Export and predict: the metadata carries the schema, predict draws its limbs. Exporting
-    # reads no annotation file: the schema is the one saved beside the checkpoints.
+    # reads no annotation file (as the export binary builds its task): the schema and category
+    # are the ones saved beside the checkpoints.
     out = os.path.join(self.get_temp_dir(), "exported")
-    hidden = task.val_set.annotation_path + ".hidden"
-    os.rename(task.val_set.annotation_path, hidden)
+    annotations = [task.train_set.annotation_path, task.val_set.annotation_path]
+    for path in annotations:
+      os.rename(path, path + ".hidden")
     try:
-      paths = exporter.export(task_lib.PoseTask(), workdir, out, flip_test=True, variants=())
+      serving_task = task_lib.for_checkpoint(workdir)
+      self.assertIsNone(serving_task.val_set)
+      self.assertEqual(serving_task.schema, SCHEMA)
+      self.assertEqual(serving_task.category_id, CATEGORY_ID)
+      paths = exporter.export(serving_task, workdir, out, flip_test=True, variants=())
     finally:
-      os.rename(hidden, task.val_set.annotation_path)
+      for path in annotations:
+        os.rename(path + ".hidden", path)
     with open(os.path.join(paths[0], pose_module.METADATA_FILE)) as f:
       self.assertEqual(predictor_lib.keypoint_schema(json.load(f)), schema)
     with open(task.val_set.annotation_path) as f:

@@ -118,6 +118,13 @@ class SupervisedTrainTest(tf.test.TestCase):
                         trained["AP"])
     with self.assertRaisesRegex(ValueError, "student_2"):
       api.load_student(workdir, "student_2")  # a supervised run has one student
+    # Without the data (a run copied elsewhere): the same weights, the saved keypoints.
+    bare, bare_task = api.load_student(workdir, with_data=False)
+    self.assertIsNone(bare_task.val_set)
+    self.assertEqual(bare_task.schema, api_task.schema)
+    self.assertEqual(bare_task.category_id, 1)
+    for a, b in zip(bare.weights, student.weights):
+      self.assertAllEqual(a, b)
 
 
 if __name__ == "__main__":

@@ -27,14 +27,19 @@ from tfpose_ssl.evaluation import evaluator
 from tfpose_ssl.serving import predictor as predictor_lib
 
 
-def load_student(workdir, student="student_1", configs=(), bindings=()):
+def load_student(workdir, student="student_1", configs=(), bindings=(), with_data=True):
   """(keras.Model, PoseTask): `student` ('student_1' or 'student_2') restored from the newest
   checkpoint of `workdir` (a training workdir, checkpoint folder or prefix), built from the
-  config saved there (or from `configs` and `bindings` when given)."""
+  config saved there (or from `configs` and `bindings` when given).
+
+  `with_data=False`: the task without its datasets (`task.for_checkpoint`: no annotation file
+  read, and a synthetic split need not be on this machine), for a checkpoint copied elsewhere to
+  predict with; its `schema` and `category_id` are the ones saved beside the checkpoint.
+  """
   checkpoint = io_utils.resolve_path(workdir)
   gin.clear_config()
   config_lib.parse(list(configs), list(bindings), workdir=checkpoint)
-  task = task_lib.PoseTask()
+  task = task_lib.PoseTask() if with_data else task_lib.for_checkpoint(checkpoint)
   students, path = evaluator.restore_students(task, checkpoint)
   named = {f"student_{i + 1}": model for i, model in enumerate(students)}
   if student not in named:

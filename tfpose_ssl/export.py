@@ -74,7 +74,10 @@ def main(argv):
     raise app.UsageError(str(error)) from None
   checkpoint = io_utils.resolve_path(FLAGS.checkpoint)
   config_lib.parse(FLAGS.config, FLAGS.gin_bindings, workdir=checkpoint)
-  task = task_lib.PoseTask()
+  # Only full int8 reads data (calibration crops); otherwise the checkpoint's saved keypoints
+  # are enough, and the config's datasets need not be on this machine.
+  task = (task_lib.PoseTask() if "int8" in FLAGS.tflite
+          else task_lib.for_checkpoint(checkpoint))
   if "int8" in FLAGS.tflite and task.val_set is None:
     raise app.UsageError("--tflite=int8 needs calibration crops: set PoseTask.val_set")
   exporter.export(task, checkpoint, out, FLAGS.model, FLAGS.flip, FLAGS.tflite, FLAGS.uncertainty_views,

@@ -51,6 +51,11 @@ class PoseTask:
   val_score_threshold: float = 0.0
   flip_test: bool = False
   canvas_size: Tuple[int, int] = (640, 640)
+  # Set by `for_checkpoint` (not configurable): the keypoints and category saved beside a
+  # checkpoint, for a task built without its datasets.
+  saved_schema: Optional[kp.KeypointSchema] = dataclasses.field(default=None, init=False,
+                                                                repr=False)
+  saved_category_id: Optional[int] = dataclasses.field(default=None, init=False, repr=False)
 
   @property
   def codec(self):
@@ -61,13 +66,17 @@ class PoseTask:
     """The data's `KeypointSchema`: the validation set's, else the training set's (the two
     must agree: `split_train_set` checks); COCO's person when neither set is configured."""
     dataset = self.val_set or self.train_set
-    return dataset.schema if dataset is not None else kp.COCO_PERSON
+    if dataset is not None:
+      return dataset.schema
+    return self.saved_schema or kp.COCO_PERSON
 
   @property
   def category_id(self):
     """The id of the data's keypoint category (of the set `schema` comes from; 1 without one)."""
     dataset = self.val_set or self.train_set
-    return dataset.category_id if dataset is not None else 1
+    if dataset is not None:
+      return dataset.category_id
+    return 1 if self.saved_category_id is None else self.saved_category_id
 
   def build_model(self, schema=None):
     """The model, with one heatmap per joint of `schema` (default: the data's, `self.schema`)."""
@@ -122,6 +131,23 @@ class PoseTask:
                                       canvas_size=self.canvas_size)
 
 
+def for_checkpoint(checkpoint):
+  """The `PoseTask` of the gin config for restoring and serving `checkpoint` (a workdir, a
+  checkpoint folder or prefix), without its datasets when the checkpoint carries its keypoints
+  and category (`write_schema`): no annotation file is read and no synthetic split needs to be
+  on this machine. `schema` and `category_id` are then the saved ones; `train_set` and
+  `val_set` are None. Checkpoints without them get `PoseTask()` (the data's schema)."""
+  path = io_utils.latest_checkpoint(checkpoint)
+  schema, category_id = read_schema(path), read_category_id(path)
+  if schema is None or category_id is None:
+    return PoseTask()
+  # Passed positionally, the datasets' gin bindings are never evaluated (gin evaluates bound
+  # references, e.g. `@synthetic_coco()`, for every parameter but positional ones).
+  task = PoseTask(None, None)
+  task.saved_schema, task.saved_category_id = schema, category_id
+  return task
+
+
 SCHEMA_FILE = "keypoint_schema.json"
 
 
@@ -136,23 +162,42 @@ def check_schema(checkpoint_dir, schema):
                      "(with its sigmas, flip pairs, groups): use another workdir")
 
 
-def write_schema(checkpoint_dir, schema):
-  """Saves `schema` beside a run's checkpoints (`keypoint_schema.json`), so that restoring and
-  exporting them needs no annotation file; refuses a differing one (`check_schema`)."""
+def write_schema(checkpoint_dir, schema, category_id=1):
+  """Saves `schema` and the data's keypoint category id beside a run's checkpoints
+  (`keypoint_schema.json`), so that restoring and exporting them needs no annotation file;
+  refuses a differing schema (`check_schema`)."""
   check_schema(checkpoint_dir, schema)
   os.makedirs(checkpoint_dir, exist_ok=True)
+  saved = dict(dataclasses.asdict(schema), category_id=int(category_id))
   io_utils.atomic_write_text(os.path.join(checkpoint_dir, SCHEMA_FILE),
-                             json.dumps(dataclasses.asdict(schema), indent=1))
+                             json.dumps(saved, indent=1))
+
+
+def _read_schema_file(checkpoint):
+  """(KeypointSchema, category id or None) saved beside the checkpoint prefix `checkpoint`, or
+  (None, None) where there is no file (runs before it, or checkpoints copied without it)."""
+  path = os.path.join(os.path.dirname(checkpoint), SCHEMA_FILE)
+  if not os.path.isfile(path):
+    return None, None
+  with open(path) as f:
+    try:
+      data = json.load(f)
+      category_id = data.pop("category_id", None)  # files before it: None
+      if category_id is not None and (isinstance(category_id, bool)
+                                      or not isinstance(category_id, int)):
+        raise ValueError(f"category_id {category_id!r} is not an integer")
+      return kp.KeypointSchema(**data), category_id
+    except (ValueError, TypeError, AttributeError) as e:
+      raise ValueError(f"{path}: not a keypoint schema ({e})") from e
 
 
 def read_schema(checkpoint):
   """The `KeypointSchema` saved beside the checkpoint prefix `checkpoint` (`write_schema`), or
   None where there is none (checkpoints of runs before it, or copied without it)."""
-  path = os.path.join(os.path.dirname(checkpoint), SCHEMA_FILE)
-  if not os.path.isfile(path):
-    return None
-  with open(path) as f:
-    try:
-      return kp.KeypointSchema(**json.load(f))
-    except (ValueError, TypeError) as e:
-      raise ValueError(f"{path}: not a keypoint schema ({e})") from e
+  return _read_schema_file(checkpoint)[0]
+
+
+def read_category_id(checkpoint):
+  """The keypoint category id saved beside the checkpoint prefix `checkpoint`, or None (no
+  file, or one written before the id was saved)."""
+  return _read_schema_file(checkpoint)[1]

@@ -184,7 +184,7 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
     manager = restore_or_start(trainer, workdir, is_chief, task_id, keep_checkpoints,
                                init_checkpoint)
     if is_chief:  # only now: a refused run leaves the config of the checkpoints in place
-      task_lib.write_schema(checkpoint_dir, task.schema)
+      task_lib.write_schema(checkpoint_dir, task.schema, task.category_id)
       io_utils.atomic_write_text(os.path.join(workdir, config_lib.SAVED_CONFIG), gin.config_str())
     step = callbacks_lib.current_step(trainer)
     writer = (tf.summary.create_file_writer(os.path.join(workdir, "tensorboard")) if is_chief
