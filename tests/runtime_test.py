@@ -127,16 +127,29 @@ class ThreadPoolsTest(tf.test.TestCase):
     with self.assertRaisesRegex(ValueError, "must be >= 0"):
       runtime.pool_sizes(-1, 0, environ={}, cores=2)
 
+  def test_two_students_share_the_cores_of_the_intra_op_pool(self):
+    self.assertEqual(runtime.pool_sizes(0, 0, environ={}, cores=2, models=2), (1, 2))
+    self.assertEqual(runtime.pool_sizes(0, 0, environ={}, cores=8, models=2), (4, 8))
+    self.assertEqual(runtime.pool_sizes(0, 0, environ={}, cores=1, models=2), (1, 1))
+    self.assertEqual(runtime.pool_sizes(0, 0, environ={}, cores=9, models=2), (4, 9))
+    # What was asked for, in gin or in TensorFlow's variable, is kept.
+    self.assertEqual(runtime.pool_sizes(3, 0, environ={}, cores=8, models=2), (3, 8))
+    self.assertEqual(runtime.pool_sizes(0, 0, environ={"TF_NUM_INTRAOP_THREADS": "2"}, cores=8,
+                                        models=2), (2, 8))
+    with self.assertRaisesRegex(ValueError, "models must be >= 1"):
+      runtime.pool_sizes(0, 0, environ={}, cores=2, models=0)
+
   def test_a_training_run_uses_the_configured_pool_sizes(self):
-    # The real binary, shrunk: the sizes bound in gin are the sizes of the pools that ran its
-    # steps (summary.json records them and counts the inter-op pool's threads at the end).
+    # The real binary, shrunk: the sizes bound in gin, or for the rest the project's rule, are
+    # the sizes of the pools that ran its steps (summary.json records them and counts the
+    # inter-op pool's threads at the end).
     tmp = self.get_temp_dir()
     data, workdir = os.path.join(tmp, "data"), os.path.join(tmp, "run")
     testing.make_synthetic(data)  # before the process: a run only reads its data
     bindings = [f"train/synthetic_coco.root = '{data}'", f"val/synthetic_coco.root = '{data}'",
                 "train.epochs = 1", "train.steps_per_epoch = 2", "train.num_visualized = 0",
                 "train.image_every_epochs = 0", "train.verbose = 0",
-                "set_thread_pools.intra_op = 1", "set_thread_pools.inter_op = 3"]
+                "set_thread_pools.inter_op = 3"]
     environ = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=testing.REPO_ROOT)
     subprocess.run([sys.executable, "-m", "tfpose_ssl.train", "--config=configs/smoke.gin",
                     f"--workdir={workdir}"] + [f"--gin_bindings={b}" for b in bindings],
@@ -144,8 +157,9 @@ class ThreadPoolsTest(tf.test.TestCase):
                    timeout=600)
     with open(os.path.join(workdir, "summary.json")) as f:
       pools = json.load(f)["thread_pools"]
+    # The config's trainer has two students: half the cores each for the intra-op pool.
     self.assertEqual((pools["intra_op"], pools["inter_op"], pools["inter_op_threads_running"]),
-                     (1, 3, 3))
+                     (max(1, runtime.usable_cores() // 2), 3, 3))
 
   def test_by_default_the_pools_have_one_thread_per_usable_core(self):
     probe = ("import tfpose_ssl, json\nfrom tfpose_ssl import runtime\nruntime.set_thread_pools()\n"

@@ -155,7 +155,8 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
       supervised burn-in that several methods continue from. Every object of this trainer
       must be in it (a supervised trainer can start from a dual-student checkpoint: student 1).
   """
-  distribution, thread_pools = start_runtime(strategy, precision)
+  distribution, thread_pools = start_runtime(strategy, precision,
+                                             models=trainer_fn.num_students)
   is_chief, task_id = worker_role(distribution)
   task = task or task_lib.PoseTask()
   workdir = io_utils.resolve_path(workdir)
@@ -231,11 +232,12 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
     return result
 
 
-def start_runtime(strategy, precision):
-  """Thread pools, the distribution strategy and the dtype policy, before any TensorFlow op;
-  returns (strategy, `runtime.thread_pools_in_effect()`)."""
+def start_runtime(strategy, precision, models=1):
+  """Thread pools (the intra-op one divided among the `models` students trained side by side),
+  the distribution strategy and the dtype policy, before any TensorFlow op; returns (strategy,
+  `runtime.thread_pools_in_effect()`)."""
   # Before any TensorFlow op: the pools are created with the first one (runtime.py).
-  runtime.set_thread_pools()
+  runtime.set_thread_pools(models=models)
   # MultiWorkerMirroredStrategy must exist before any TensorFlow op runs.
   distribution = make_strategy(strategy)
   # The context exists now: its pools run the steps (Keras' fit adds a one-thread pool later).

@@ -54,6 +54,13 @@ class PoseTrainerTest(tf.test.TestCase):
     self.assertEqual(trainer.checkpoint_items(),
                      {"student_1": trainer.student_1, "optimizer_1": trainer.student_optimizers[0]})
 
+  def test_num_students_says_how_many_students_are_built(self):
+    # Read before construction (the thread pools are sized by it): it must match the students.
+    for make, cls in ((dual_trainer, dual_student.DualStudentTrainer),
+                      (supervised_trainer, supervised.SupervisedTrainer)):
+      self.assertLen(make().students, cls.num_students)
+    self.assertEqual(dual_student.DualStudentTrainer.num_students, 2)
+
   def test_a_dual_student_checkpoint_restores_into_a_fresh_trainer(self):
     keras.utils.set_random_seed(0)
     trainer = dual_trainer()

@@ -169,6 +169,7 @@ class DualStudentTrainer(base.PoseTrainer):
   """
 
   uses_unlabeled = True
+  num_students = 2
 
   def __init__(self, build_model, codec, views, aggregate="max", threshold=0.1, refine=True,
                sigma=None, selection=True, margin=ph.MARGIN, unsupervised_weight=1.0,
