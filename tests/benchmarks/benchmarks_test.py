@@ -157,6 +157,11 @@ class StepVariantsTest(tf.test.TestCase):
     text = step_variants.markdown(result)
     self.assertIn("the row batch_32: 32 + 32 crops", text)
     self.assertIn("| batch_32 | 0.900 | 0.300 | 56 | 37% | on | 0.90 |", text)
+    self.assertIn("the demo's network and step", text)
+    result.update(network="ResNet-18", k=3)  # --network=ResNet-18 --k=3
+    text = step_variants.markdown(result)
+    self.assertIn("the network ResNet-18 (SimpleBaseline), 128x96, 16 + 16 crops, K = 3", text)
+    self.assertIn("| variant | method step (K=3), s |", text)
 
 
 class ExportVariantsTest(tf.test.TestCase):

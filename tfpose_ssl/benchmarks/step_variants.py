@@ -2,10 +2,12 @@ r"""What each setting does to the demo's training step on this machine (issue 11
 
   python -m tfpose_ssl.benchmarks.step_variants [--rounds=3] [--out=results/step_variants]
   bazel run //tfpose_ssl/benchmarks:step_variants
+  python -m tfpose_ssl.benchmarks.step_variants --network=ResNet-18 --k=3   # the paper's network
 
 The demo's network (configs/synthetic.gin: ResNet-18 at a quarter width, a 64-channel head,
 128x96) and step (16 labeled + 16 unlabeled crops; the method with K = 2, and the supervised
-step on 32 crops), on fixed data, under each variant below. Every run of a variant is its own
+step on 32 crops), on fixed data, under each variant below (`--network` and `--k`: another
+network of the throughput benchmark and K). Every run of a variant is its own
 process (thread pools, oneDNN and the precision policy are fixed when TensorFlow starts), and
 the variants alternate over `--rounds` rounds so that a machine's drift (shared machines of
 our kind drift by tens of percent within minutes) spreads over all of them; a variant's figure
@@ -14,12 +16,14 @@ float32 matmul rate (with TensorFlow's default threads, in a child process for t
 that limit them) and reports the step's share of it.
 
 Variants:
-  default       the project's settings: oneDNN on, fused BatchNormalization, TF's thread pools
+  default       oneDNN on, fused BatchNormalization, one intra- and one inter-op thread per
+                core: the project's settings for one student (the supervised step)
   keras_bn      Keras 3's own BatchNormalization (element-wise ops) instead of the fused kernel
   xla           the whole train step under `jit_compile=True`
   inter_op_1    one inter-op thread (intra-op: all cores)
   intra_op_1    one intra-op thread per op (inter-op: all cores), so independent ops, e.g. the
-                two students' forwards, run side by side instead of splitting each small op
+                two students' forwards, run side by side instead of splitting each small op:
+                the project's setting for two students on 2 cores (`runtime.pool_sizes`)
   one_thread    one intra-op and one inter-op thread
   onednn_off    TF_ENABLE_ONEDNN_OPTS=0 (TensorFlow's default on CPUs without AVX-512)
   bfloat16      the `mixed_bfloat16` policy
@@ -47,7 +51,10 @@ THREAD_LIMITED = ("intra_op_1", "one_thread")
 FLAGS = flags.FLAGS
 
 
-def run_variant(variant, repeats):
+DEMO = "demo (ResNet-18 / 4)"
+
+
+def run_variant(variant, repeats, network=DEMO, k=2):
   """Times the demo's steps under `variant` in this process; returns a result row."""
   # pylint: disable=g-import-not-at-top  (after the variant's process-wide settings)
   import keras
@@ -74,12 +81,12 @@ def run_variant(variant, repeats):
         momentum=0.9, epsilon=1e-5, synchronized=synchronized, name=name)
   size, batch = (128, 96), (32 if variant == "batch_32" else 16)
   codec = codec_lib.KeypointCodec(size)
-  settings = throughput.NETWORKS["demo (ResNet-18 / 4)"]
+  settings = throughput.NETWORKS[network]
   build = lambda: simple_baseline.simple_baseline(size, "resnet18", width=settings["width"],
                                                   deconv_filters=settings["deconv_filters"])
   flops = throughput.forward_flops(build())
   strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
-  spec = throughput.spec_for(2)
+  spec = throughput.spec_for(k)
   with strategy.scope():
     method = dual_student.DualStudentTrainer(build_model=build, codec=codec, views=spec)
     method.compile([keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3)])
@@ -108,13 +115,16 @@ def run_variant(variant, repeats):
 
 
 def markdown(result):
+  network, k = result.get("network", DEMO), result.get("k", 2)
+  what = ("the demo's network and step (configs/synthetic.gin: ResNet-18 / 4, 128x96, 16 + 16 "
+          f"crops, K = {k}" if network == DEMO else
+          f"the network {network} (SimpleBaseline), 128x96, 16 + 16 crops, K = {k}")
   lines = [f"Machine: {result['machine']}. Measured {result['date']}, commit {result['commit']}; "
            f"{result['rounds']} alternating rounds of one process per variant, each the median "
-           f"of {result['repeats']} steps after 2 warm-ups (fixed data); the demo's network and "
-           "step (configs/synthetic.gin: ResNet-18 / 4, 128x96, 16 + 16 crops, K = 2"
+           f"of {result['repeats']} steps after 2 warm-ups (fixed data); {what}"
            + ("; the row batch_32: 32 + 32 crops, its supervised step 64" if "batch_32" in
               result["variants"] else "") + ").", "",
-           "| variant | method step (K=2), s | supervised step (32 crops), s | method GFLOP/s | "
+           f"| variant | method step (K={k}), s | supervised step (32 crops), s | method GFLOP/s | "
            "% of matmul | oneDNN | per-round method s |", "|---|---|---|---|---|---|---|"]
   for variant, rows in result["variants"].items():
     method = float(np.median([r["method_seconds"] for r in rows]))
@@ -133,6 +143,8 @@ def _define_flags():
   flags.DEFINE_integer("rounds", 3, "Alternating rounds (one process per variant each).")
   flags.DEFINE_integer("repeats", 10, "Timed steps per run (after 2 warm-ups).")
   flags.DEFINE_string("out", "results/step_variants", "Output prefix (.json and .md).")
+  flags.DEFINE_string("network", DEMO, "A network of the throughput benchmark's NETWORKS.")
+  flags.DEFINE_integer("k", 2, "Strong views K of the method's step.")
   flags.DEFINE_string("child", None, "Internal: measure this variant in this process.")
 
 
@@ -143,21 +155,28 @@ def main(argv):
   from tfpose_ssl import runtime
   from tfpose_ssl.benchmarks import throughput
   if FLAGS.child:
-    print("RESULT " + json.dumps(run_variant(FLAGS.child, FLAGS.repeats)), flush=True)
+    print("RESULT " + json.dumps(run_variant(FLAGS.child, FLAGS.repeats, FLAGS.network,
+                                             FLAGS.k)), flush=True)
     return
+  if FLAGS.network not in throughput.NETWORKS:
+    raise app.UsageError(f"--network must be one of {sorted(throughput.NETWORKS)}")
+  if FLAGS.k < 0:
+    raise app.UsageError("--k must be >= 0")
   unknown = set(FLAGS.variants) - set(VARIANTS)
   if unknown or not FLAGS.variants:
     raise app.UsageError(f"--variants must be a non-empty subset of {VARIANTS}; got "
                          f"{FLAGS.variants}")
   result = {"machine": runtime.machine_description(), "commit": throughput.commit(),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "rounds": FLAGS.rounds,
-            "repeats": FLAGS.repeats, "variants": {v: [] for v in FLAGS.variants}}
+            "repeats": FLAGS.repeats, "network": FLAGS.network, "k": FLAGS.k,
+            "variants": {v: [] for v in FLAGS.variants}}
   for round_index in range(FLAGS.rounds):
     for variant in FLAGS.variants:
       env = dict(os.environ)
       env["TF_ENABLE_ONEDNN_OPTS"] = "0" if variant == "onednn_off" else "1"
       command = [sys.executable, "-m", "tfpose_ssl.benchmarks.step_variants",
-                 f"--child={variant}", f"--repeats={FLAGS.repeats}"]
+                 f"--child={variant}", f"--repeats={FLAGS.repeats}",
+                 f"--network={FLAGS.network}", f"--k={FLAGS.k}"]
       done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
       line = next((l for l in done.stdout.splitlines() if l.startswith("RESULT ")), None)
       if done.returncode or line is None:
