@@ -157,12 +157,15 @@ class ThreadPoolsTest(tf.test.TestCase):
                    timeout=600)
     with open(os.path.join(workdir, "summary.json")) as f:
       pools = json.load(f)["thread_pools"]
-    # The config's trainer has two students: half the cores each for the intra-op pool.
+    # The config's trainer has two students and configs/synthetic.gin sets split_students:
+    # half the cores each for the intra-op pool.
     self.assertEqual((pools["intra_op"], pools["inter_op"], pools["inter_op_threads_running"]),
                      (max(1, runtime.usable_cores() // 2), 3, 3))
 
   def test_by_default_the_pools_have_one_thread_per_usable_core(self):
-    probe = ("import tfpose_ssl, json\nfrom tfpose_ssl import runtime\nruntime.set_thread_pools()\n"
+    # Two students do not split the cores unless the config asks (`split_students`).
+    probe = ("import tfpose_ssl, json\nfrom tfpose_ssl import runtime\n"
+             "runtime.set_thread_pools(models=2)\n"
              "print(json.dumps(runtime.thread_pools_in_effect()))")
     environ = {k: v for k, v in os.environ.items() if not k.startswith("TF_NUM_")}
     environ.update(TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=testing.REPO_ROOT)

@@ -26,12 +26,16 @@ Thread pools: training and evaluation size TensorFlow's intra- and inter-op pool
 this process may use (`set_thread_pools`). TensorFlow's own default counts the CPUs of the
 process's affinity mask and ignores a cgroup CPU quota (`docker run --cpus=2` on a 64-core host
 would start 64 threads per pool). One inter-op thread made the demo's step slower (row
-`inter_op_1` of results/step_variants.md). A trainer of two students (`models=2`) gets half the
-cores per op: the students' forward and backward passes are independent until their
-pseudo-targets meet, so with one intra-op thread on 2 cores each student's ops run on a core of
-their own instead of splitting every small convolution over both. The demo's method step took
+`inter_op_1` of results/step_variants.md). With `split_students` (gin; configs/synthetic.gin
+sets it) a trainer of two students (`models=2`) gets half the cores per op: the students'
+forward and backward passes are independent until their pseudo-targets meet, so with one
+intra-op thread on 2 cores each student's ops run on a core of their own instead of splitting
+every small convolution over both. For the demo's quarter-width network the method's step took
 0.39 s instead of 0.44-0.50 s (rows `intra_op_1` and `default` of
-results/step_variants_threads.md) and its real training 470-487 ms/step instead of 526-566.
+results/step_variants_threads.md) and its real training 470-487 ms/step instead of 526-566;
+for the full-width ResNet-18 (K = 3) it was slower, 4.19-4.41 s against 3.86-3.87
+(results/step_variants_threads_resnet18_k3.md): its convolutions are large enough to use both
+cores well. Hence off by default.
 """
 
 import math
@@ -135,17 +139,21 @@ def pool_sizes(intra_op=0, inter_op=0, environ=None, cores=None, models=1):
 
 
 @gin.configurable(denylist=["models"])
-def set_thread_pools(intra_op=0, inter_op=0, models=1):
+def set_thread_pools(intra_op=0, inter_op=0, split_students=False, models=1):
   """Sizes TensorFlow's intra- and inter-op thread pools (`pool_sizes`: 0 means the variable
-  TensorFlow reads, if set, else `usable_cores()`, divided among the `models` trained side by
-  side for the intra-op pool: the trainer's students, given by the caller); returns the sizes.
+  TensorFlow reads, if set, else `usable_cores()`); returns the sizes.
+
+  `split_students`: the automatic intra-op size is divided among the `models` students trained
+  side by side (given by the caller, the trainer's `num_students`): faster for small networks
+  on few cores, slower for large ones (module docstring).
 
   Must run before TensorFlow's first op in the process (its pools are created then). When
   they exist already: sizes asked for explicitly are an error; the automatic ones are skipped
   with a warning (e.g. `train()` called from a program that ran TensorFlow before).
   """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top  (after configure())
-  want_intra, want_inter = pool_sizes(intra_op, inter_op, models=models)
+  want_intra, want_inter = pool_sizes(intra_op, inter_op,
+                                      models=models if split_students else 1)
   try:
     tf.config.threading.set_intra_op_parallelism_threads(want_intra)
     tf.config.threading.set_inter_op_parallelism_threads(want_inter)

@@ -43,8 +43,8 @@ class PoseTrainer(keras.Model):
     unlabeled crops. It decides the construction, `cls(build_model=..., codec=...)`, plus
     `views=` (a `MultiViewAugment`) and `measure_pseudo_labels=` when True, and the data.
   - `num_students` (class attribute, read before construction): how many students the trainer
-    trains side by side; the intra-op thread pool is divided among them
-    (`runtime.set_thread_pools`).
+    trains side by side; with `set_thread_pools.split_students` the intra-op thread pool is
+    divided among them (`runtime.set_thread_pools`).
   - `students`: the trained Keras models; `training.train` gives each one an optimizer,
     and evaluates them as student_1, student_2, ...
   - `compile(optimizers)`: one optimizer per student, in order; built at once.
