@@ -150,7 +150,9 @@ class ThreadPoolsTest(tf.test.TestCase):
                 "train.epochs = 1", "train.steps_per_epoch = 2", "train.num_visualized = 0",
                 "train.image_every_epochs = 0", "train.verbose = 0",
                 "set_thread_pools.inter_op = 3"]
-    environ = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=testing.REPO_ROOT)
+    # TensorFlow's own variables would win over the rule (pool_sizes); the run must not see them.
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("TF_NUM_")}
+    environ.update(TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=testing.REPO_ROOT)
     subprocess.run([sys.executable, "-m", "tfpose_ssl.train", "--config=configs/smoke.gin",
                     f"--workdir={workdir}"] + [f"--gin_bindings={b}" for b in bindings],
                    cwd=testing.REPO_ROOT, env=environ, check=True, capture_output=True,

@@ -94,7 +94,8 @@ class ForCheckpointTest(tf.test.TestCase):
   def test_a_checkpoint_without_its_schema_gets_the_datas_task(self):
     # Without a saved schema and category (runs before them), only the data can say which
     # keypoints the model has: the data's task, which needs the split here.
-    with self.assertRaises(FileNotFoundError):
+    with self.assertRaisesRegex(FileNotFoundError, "no synthetic split(.|\n)*without the "
+                                                   "keypoint schema(.|\n)*copy that file"):
       task_lib.for_checkpoint(self.checkpoints)
     task_lib.write_schema(self.checkpoints, quadruped.QUADRUPED)  # category 1 written
     with open(os.path.join(self.checkpoints, task_lib.SCHEMA_FILE)) as f:
@@ -102,7 +103,8 @@ class ForCheckpointTest(tf.test.TestCase):
     del data["category_id"]  # as a file written before the id was saved
     with open(os.path.join(self.checkpoints, task_lib.SCHEMA_FILE), "w") as f:
       json.dump(data, f)
-    with self.assertRaises(FileNotFoundError):
+    with self.assertRaisesRegex(FileNotFoundError, 'without the category id(.|\n)*add '
+                                                   '"category_id"'):
       task_lib.for_checkpoint(self.checkpoints)
 
 

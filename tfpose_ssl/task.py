@@ -136,11 +136,20 @@ def for_checkpoint(checkpoint):
   checkpoint folder or prefix), without its datasets when the checkpoint carries its keypoints
   and category (`write_schema`): no annotation file is read and no synthetic split needs to be
   on this machine. `schema` and `category_id` are then the saved ones; `train_set` and
-  `val_set` are None. Checkpoints without them get `PoseTask()` (the data's schema)."""
+  `val_set` are None. Checkpoints without them (runs before 2026-11-29) get `PoseTask()`, the
+  data's schema, which needs the data."""
   path = io_utils.latest_checkpoint(checkpoint)
   schema, category_id = read_schema(path), read_category_id(path)
   if schema is None or category_id is None:
-    return PoseTask()
+    try:
+      return PoseTask()
+    except FileNotFoundError as e:
+      missing = "the keypoint schema" if schema is None else "the category id"
+      raise FileNotFoundError(
+          f"{e}\n{path} was saved without {missing} ({SCHEMA_FILE} beside it), so its "
+          "keypoints come from the config's data, which is not here. Run where the data is, "
+          + ("or add \"category_id\": <id of its keypoint category> to that file"
+             if schema is not None else "or copy that file from the run's checkpoints")) from e
   # Passed positionally, the datasets' gin bindings are never evaluated (gin evaluates bound
   # references, e.g. `@synthetic_coco()`, for every parameter but positional ones).
   task = PoseTask(None, None)

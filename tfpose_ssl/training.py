@@ -234,8 +234,8 @@ def train(workdir, task=None, trainer_fn=supervised.SupervisedTrainer, epochs=10
 
 def start_runtime(strategy, precision, models=1):
   """Thread pools (with `set_thread_pools.split_students`, the intra-op one divided among the
-  `models` students trained side by side), the distribution strategy and the dtype policy, before any TensorFlow op; returns (strategy,
-  `runtime.thread_pools_in_effect()`)."""
+  `models` students trained side by side), the distribution strategy and the dtype policy,
+  before any TensorFlow op; returns (strategy, `runtime.thread_pools_in_effect()`)."""
   # Before any TensorFlow op: the pools are created with the first one (runtime.py).
   runtime.set_thread_pools(models=models)
   # MultiWorkerMirroredStrategy must exist before any TensorFlow op runs.

@@ -160,7 +160,8 @@ class StepVariantsTest(tf.test.TestCase):
     self.assertIn("the demo's network and step", text)
     result.update(network="ResNet-18", k=3)  # --network=ResNet-18 --k=3
     text = step_variants.markdown(result)
-    self.assertIn("the network ResNet-18 (SimpleBaseline), 128x96, 16 + 16 crops, K = 3", text)
+    self.assertIn("the network ResNet-18 (SimpleBaseline; 128x96, 16 + 16 crops, K = 3; the row "
+                  "batch_32: 32 + 32 crops, its supervised step 64).", text)
     self.assertIn("| variant | method step (K=3), s |", text)
 
 

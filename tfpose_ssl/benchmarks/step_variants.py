@@ -23,7 +23,8 @@ Variants:
   inter_op_1    one inter-op thread (intra-op: all cores)
   intra_op_1    one intra-op thread per op (inter-op: all cores), so independent ops, e.g. the
                 two students' forwards, run side by side instead of splitting each small op:
-                the project's setting for two students on 2 cores (`runtime.pool_sizes`)
+                the demo config's setting for two students on 2 cores
+                (`set_thread_pools.split_students`)
   one_thread    one intra-op and one inter-op thread
   onednn_off    TF_ENABLE_ONEDNN_OPTS=0 (TensorFlow's default on CPUs without AVX-512)
   bfloat16      the `mixed_bfloat16` policy
@@ -111,14 +112,15 @@ def run_variant(variant, repeats, network=DEMO, k=2):
   return {"variant": variant, "method_seconds": method_s, "supervised_seconds": supervised_s,
           "method_gflops": method_flops / method_s / 1e9,
           "supervised_gflops": 3 * 2 * batch * flops / supervised_s / 1e9,
-          "matmul_gflops": matmul, "onednn": bool(_pywrap_util_port.IsMklEnabled())}
+          "matmul_gflops": matmul, "onednn": bool(_pywrap_util_port.IsMklEnabled()),
+          "network": network, "k": k}
 
 
 def markdown(result):
   network, k = result.get("network", DEMO), result.get("k", 2)
   what = ("the demo's network and step (configs/synthetic.gin: ResNet-18 / 4, 128x96, 16 + 16 "
           f"crops, K = {k}" if network == DEMO else
-          f"the network {network} (SimpleBaseline), 128x96, 16 + 16 crops, K = {k}")
+          f"the network {network} (SimpleBaseline; 128x96, 16 + 16 crops, K = {k}")
   lines = [f"Machine: {result['machine']}. Measured {result['date']}, commit {result['commit']}; "
            f"{result['rounds']} alternating rounds of one process per variant, each the median "
            f"of {result['repeats']} steps after 2 warm-ups (fixed data); {what}"
@@ -182,6 +184,9 @@ def main(argv):
       if done.returncode or line is None:
         raise RuntimeError(f"variant {variant} failed:\n{done.stderr[-3000:]}")
       row = json.loads(line[len("RESULT "):])
+      if (row.get("network"), row.get("k")) != (FLAGS.network, FLAGS.k):
+        raise RuntimeError(f"variant {variant} measured {row.get('network')}, K = {row.get('k')}"
+                           f", not {FLAGS.network}, K = {FLAGS.k}")
       result["variants"][variant].append(row)
       print(f"round {round_index + 1}: {variant}: method {row['method_seconds']:.3f} s, "
             f"supervised {row['supervised_seconds']:.3f} s, matmul "
