@@ -139,7 +139,7 @@ def for_checkpoint(checkpoint):
   `val_set` are None. Checkpoints without them (runs before 2026-11-29) get `PoseTask()`, the
   data's schema, which needs the data."""
   path = io_utils.latest_checkpoint(checkpoint)
-  schema, category_id = read_schema(path), read_category_id(path)
+  schema, category_id = _read_schema_file(path)
   if schema is None or category_id is None:
     try:
       return PoseTask()
